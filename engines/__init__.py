@@ -1,0 +1,1 @@
+"""Networks, checkpoints, ONNX export and the runtimes that run them per frame."""

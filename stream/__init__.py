@@ -1,0 +1,1 @@
+"""The live path: capture, faces, alignment, blending, sinks, hotkeys and the pipeline."""

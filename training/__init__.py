@@ -1,0 +1,1 @@
+"""Offline Latent-to-Latent training: recogniser labels, regressor, mapper, encoder, evaluation."""
