@@ -1,0 +1,71 @@
+"""FFHQ-style face alignment: eyes and mouth → an oriented square crop at the generator's size."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Face-mesh indices of the eye corners and mouth corners (image-left eye first for a frontal face).
+EYE_A = (33, 133)
+EYE_B = (362, 263)
+MOUTH = (61, 291)
+
+
+@dataclass(frozen=True)
+class AlignmentTemplate:
+    """Where the two eye centres and the mouth centre sit in the generator's renders, in crop pixels."""
+
+    size: int
+    points: np.ndarray  # (3, 2): eye_a, eye_b, mouth
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AlignmentTemplate":
+        data = json.loads(Path(path).read_text())
+        return cls(size=int(data["size"]), points=np.asarray(data["points"], dtype=np.float64).reshape(3, 2))
+
+    def save(self, path: str | Path, extra: dict | None = None) -> None:
+        data = {"size": self.size, "points": self.points.round(3).tolist(), "order": ["eye_a", "eye_b", "mouth"]}
+        Path(path).write_text(json.dumps({**data, **(extra or {})}, indent=2) + "\n")
+
+
+def face_keypoints(landmarks: np.ndarray) -> np.ndarray:
+    """(468, 2+) face-mesh landmarks in pixels → (3, 2) eye_a, eye_b and mouth centres."""
+    pts = landmarks[:, :2]
+    return np.stack([pts[list(EYE_A)].mean(0), pts[list(EYE_B)].mean(0), pts[list(MOUTH)].mean(0)])
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares rotation + uniform scale + translation taking src points onto dst (Umeyama); 2×3."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    flip = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt))])
+    rot = u @ flip @ vt
+    scale = np.trace(np.diag(sig) @ flip) / s.var(0).sum()
+    m = np.empty((2, 3))
+    m[:, :2] = scale * rot
+    m[:, 2] = mu_d - m[:, :2] @ mu_s
+    return m
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 2×3 affine."""
+    return cv2.invertAffineTransform(np.asarray(m, np.float64))
+
+
+def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map (N, 2) points through a 2×3 affine."""
+    return points @ m[:, :2].T + m[:, 2]
+
+
+def align_face(frame: np.ndarray, keypoints: np.ndarray, template: AlignmentTemplate) -> tuple[np.ndarray, np.ndarray]:
+    """Crop the face so its eyes and mouth land on the template; returns (crop, frame→crop affine)."""
+    m = similarity_transform(keypoints, template.points)
+    crop = cv2.warpAffine(frame, m, (template.size, template.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    return crop, m
