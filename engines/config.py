@@ -2,9 +2,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("auto", "trt", "ort", "torch")
+PROFILES = ("default", "stylegan2")
 
 
 @dataclass
 class EngineConfig:
+    """Which networks to load and which runtime runs them.
+
+    Relative paths are taken from the current directory when they exist there, else from the repo root.
+    """
+
+    backend: Literal["auto", "trt", "ort", "torch"] = "auto"
+    profile: Literal["default", "stylegan2"] = "default"
+    # default profile
+    generator: Path = Path("models/default/generator.safetensors")
+    encoder: Path = Path("models/default/encoder.safetensors")
+    mapper: Path = Path("models/default/mapper.safetensors")
+    # stylegan2 profile: one e4e/pSp file brings encoder, generator and mean latent
+    e4e_checkpoint: Path | None = None
+    stylegan2_generator: Path | None = None  # optional rosinality .pt whose g_ema replaces the e4e decoder
+    stylegan2_mapper: Path = Path("models/stylegan2/mapper.safetensors")
+    resolution: int = 0  # stylegan2: 0 = the checkpoint's own; otherwise must match it
+    trust_pickle: bool = False
+    precision: Literal["fp32", "fp16", "int8"] = "fp16"  # GPU backends only; CPU runs fp32
+    cuda_graphs: bool = True
+    threads: int = 0  # ONNX Runtime intra-op threads on CPU; 0 = one per physical core
+    cache_dir: Path = Path("cache")
+
     def validate(self) -> None:
         """Raise settings.ConfigError naming the bad value and the fix."""
+        from settings import ConfigError
+
+        if self.resolution and (self.resolution < 256 or self.resolution > 1024 or self.resolution & (self.resolution - 1)):
+            raise ConfigError(f"engine.resolution = {self.resolution}; use 0 (the checkpoint's) or 256, 512 or 1024")
+        if self.threads < 0:
+            raise ConfigError(f"engine.threads = {self.threads}; use 0 (automatic) or a positive thread count")
+        if self.profile == "stylegan2" and self.e4e_checkpoint is None:
+            raise ConfigError("engine.profile = 'stylegan2' needs engine.e4e_checkpoint = '<path to e4e_ffhq_encode.pt>'")
+
+
+def resolve_path(path: Path) -> Path:
+    """A configured path: absolute as is; relative from the current directory if it exists there, else the repo root."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return REPO_ROOT / path

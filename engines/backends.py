@@ -1,0 +1,74 @@
+"""Which runtimes are present, which one `--engine auto` picks, and building one network on one of them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from engines.config import EngineConfig, resolve_path
+from engines.engine import Engine, EngineError, TensorSpec
+from engines.engine_cache import EngineCache
+from engines.onnx_export import int8_path
+from engines.ort_engine import OrtEngine, ort_providers
+from engines.tensorrt_engine import TrtEngine, tensorrt_missing
+from engines.torch_engine import TorchEngine
+
+ALL_BACKENDS = ("torch", "ort", "ort-int8", "trt", "torch-cuda")
+
+
+def backend_status() -> dict[str, str | None]:
+    """Each backend → None when it can run here, else why not (ort-int8 depends on the network; see int8_path)."""
+    cuda = None if torch.cuda.is_available() else "no CUDA device"
+    return {"torch": None, "ort": None, "ort-int8": None, "trt": tensorrt_missing(), "torch-cuda": cuda}
+
+
+def choose_backend(requested: str) -> tuple[str, str]:
+    """(backend, reason) for `--engine auto|trt|ort|torch`; auto takes the fastest present."""
+    status = backend_status()
+    providers = ort.get_available_providers()
+    if requested == "trt":
+        if status["trt"]:
+            raise EngineError(f"--engine trt: {status['trt']}; use --engine auto, ort or torch")
+        return "trt", "requested"
+    if requested == "ort":
+        return "ort", f"requested; provider {_first_provider(providers)}"
+    if requested == "torch":
+        return ("torch-cuda", "requested; CUDA fp16") if status["torch-cuda"] is None else ("torch", "requested; CPU eager")
+    if status["trt"] is None:
+        return "trt", "auto: native TensorRT is present"
+    if "CUDAExecutionProvider" in providers or "TensorrtExecutionProvider" in providers:
+        return "ort", f"auto: ONNX Runtime with {_first_provider(providers)}; trt: {status['trt']}"
+    if status["torch-cuda"] is None:
+        return "torch-cuda", f"auto: CUDA present but onnxruntime has no GPU provider; trt: {status['trt']}"
+    return "ort", f"auto: CPU only, ONNX Runtime beats torch eager; trt: {status['trt']}"
+
+
+def _first_provider(providers: list[str]) -> str:
+    return next((p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in providers), "CPUExecutionProvider")
+
+
+def make_engine(
+    name: str,
+    backend: str,
+    module: nn.Module,
+    inputs: tuple[TensorSpec, ...],
+    output_names: tuple[str, ...],
+    onnx_path: Path | None,
+    config: EngineConfig,
+    calibrator=None,
+) -> Engine:
+    """Wrap one network for one backend; the ONNX-based ones need `onnx_path`."""
+    cache_dir = resolve_path(config.cache_dir)
+    if backend == "torch":
+        return TorchEngine(name, module, inputs, output_names, device="cpu")
+    if backend == "torch-cuda":
+        return TorchEngine(name, module, inputs, output_names, device="cuda", half=config.precision != "fp32", cuda_graph=config.cuda_graphs)
+    if backend == "ort":
+        return OrtEngine(name, onnx_path, threads=config.threads, cache_dir=cache_dir, output_names=output_names)
+    if backend == "ort-int8":
+        return OrtEngine(name, int8_path(onnx_path), threads=config.threads, cache_dir=cache_dir, backend="ort-int8", providers=ort_providers(cache_dir, fp16=False), output_names=output_names)
+    if backend == "trt":
+        return TrtEngine(name, onnx_path, EngineCache(cache_dir / "trt"), config.precision, calibrator, output_names)
+    raise EngineError(f"{name}: unknown backend '{backend}'; choose one of {', '.join(ALL_BACKENDS)}")

@@ -1,0 +1,231 @@
+"""Model profiles: load a profile's networks, export them to ONNX once, and wrap them in the chosen runtime."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engines.backends import choose_backend, make_engine
+from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file
+from engines.config import EngineConfig, resolve_path
+from engines.dcgan import DCGANGenerator
+from engines.e4e import E4EInversion, StyleEncoder, load_e4e
+from engines.editor import MapperGenerator
+from engines.engine import Engine, TensorSpec
+from engines.face_encoder import FaceEncoder
+from engines.mapper import L2LMapper
+from engines.onnx_export import export_onnx
+from engines.stylegan2 import Generator, generator_config
+
+ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
+NETWORKS = ("encoder", "mapper", "generator", "mapper+generator")
+OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
+# Names inside the ONNX graphs: an output may not share an input's name.
+GRAPH_OUTPUT_NAMES = {**OUTPUT_NAMES, "mapper": ("latent_out",)}
+NETWORK_SOURCES = ("dcgan.py", "face_encoder.py", "mapper.py", "stylegan2.py", "e4e.py", "editor.py")
+
+
+@dataclass
+class NetworkSet:
+    """The torch networks of one profile, in eval mode, with what the pipeline must know about them."""
+
+    profile: str
+    encoder: nn.Module
+    mapper: nn.Module
+    generator: nn.Module
+    resolution: int
+    latent_shape: tuple[int, ...]
+    attributes: tuple[str, ...] = ATTRIBUTES
+    weights: dict[str, str] = field(default_factory=dict)  # network → file it came from, or "random"
+
+    def module(self, name: str) -> nn.Module:
+        if name == "mapper+generator":
+            return MapperGenerator(self.mapper, self.generator).eval()
+        return getattr(self, name)
+
+    def input_specs(self, name: str) -> tuple[TensorSpec, ...]:
+        """Fixed batch-1 shapes, following the conventions in engines/engine.py."""
+        latent = TensorSpec("latent", (1, *self.latent_shape))
+        delta = TensorSpec("delta", (1, len(self.attributes)))
+        return {
+            "encoder": (TensorSpec("image", (1, 3, self.resolution, self.resolution)),),
+            "mapper": (latent, delta),
+            "generator": (latent,),
+            "mapper+generator": (latent, delta),
+        }[name]
+
+    def example_inputs(self, name: str, seed: int = 0) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        return {s.name: torch.randn(s.shape, generator=g) for s in self.input_specs(name)}
+
+    def weights_key(self) -> str:
+        """Identifies these weights and network code, so cached ONNX files are re-exported when either changes."""
+        h = hashlib.sha256(json.dumps([self.profile, self.resolution, list(self.latent_shape), list(self.attributes)]).encode())
+        for name in sorted(self.weights):
+            source = self.weights[name]
+            h.update(name.encode() + source.encode())
+            if source != "random":
+                st = Path(source).stat()
+                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        here = Path(__file__).parent
+        for src in NETWORK_SOURCES:
+            h.update((here / src).read_bytes())
+        return h.hexdigest()[:12]
+
+
+@dataclass
+class EngineSet:
+    """What the pipeline runs per frame; `editor` is the fused mapper+generator (outputs original, edited)."""
+
+    encoder: Engine
+    mapper: Engine
+    generator: Engine
+    editor: Engine
+    attributes: tuple[str, ...]
+    resolution: int
+    latent_shape: tuple[int, ...]
+    backend: str
+    profile: str
+
+
+def load_engines(config: EngineConfig, verbose: bool = True) -> EngineSet:
+    """Load the configured profile and build its four engines on the chosen backend (one line says which)."""
+    nets = load_networks(config)
+    backend, why = choose_backend(config.backend)
+    if verbose:
+        print(f"engine: {backend} ({why})")
+    engines = {name: build_engine(nets, name, backend, config) for name in NETWORKS}
+    return EngineSet(
+        encoder=engines["encoder"],
+        mapper=engines["mapper"],
+        generator=engines["generator"],
+        editor=engines["mapper+generator"],
+        attributes=nets.attributes,
+        resolution=nets.resolution,
+        latent_shape=nets.latent_shape,
+        backend=backend,
+        profile=nets.profile,
+    )
+
+
+def build_engine(nets: NetworkSet, name: str, backend: str, config: EngineConfig, onnx_path: Path | None = None) -> Engine:
+    """One network on one backend ("torch", "torch-cuda", "ort", "ort-int8", "trt"); ONNX is exported on demand."""
+    if backend in ("ort", "ort-int8", "trt") and onnx_path is None:
+        onnx_path = onnx_file(nets, name, config)
+    return make_engine(name, backend, nets.module(name), nets.input_specs(name), OUTPUT_NAMES[name], onnx_path, config)
+
+
+def onnx_file(nets: NetworkSet, name: str, config: EngineConfig) -> Path:
+    """The network's ONNX file under `<cache_dir>/onnx/`, exported now if absent or stale."""
+    path = onnx_dir(config) / f"{nets.profile}-{nets.resolution}-{name.replace('+', '_')}-{nets.weights_key()}.onnx"
+    if not path.is_file():
+        export_onnx(nets.module(name), nets.example_inputs(name), list(GRAPH_OUTPUT_NAMES[name]), path)
+    return path
+
+
+def onnx_dir(config: EngineConfig) -> Path:
+    return resolve_path(config.cache_dir) / "onnx"
+
+
+def load_networks(config: EngineConfig, random_missing: bool = False) -> NetworkSet:
+    """The configured profile's torch networks; `random_missing` puts random weights where a default file is absent."""
+    if config.profile == "stylegan2":
+        return _load_stylegan2(config)
+    return _load_default(config, random_missing)
+
+
+def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
+    gen_path = resolve_path(config.generator)
+    sd, head = load_checkpoint(gen_path, "dcgan_generator")
+    generator = DCGANGenerator(**head.config)
+    load_state_into(generator, sd, gen_path)
+    latent_dim = generator.latent_dim
+    weights = {"generator": str(gen_path)}
+
+    enc_path = resolve_path(config.encoder)
+    if enc_path.is_file() or not random_missing:
+        sd, enc_head = load_checkpoint(enc_path, "face_encoder")
+        encoder = FaceEncoder(**enc_head.config)
+        load_state_into(encoder, sd, enc_path)
+        weights["encoder"] = str(enc_path)
+    else:
+        encoder = FaceEncoder(latent_dim=latent_dim, size=generator.size)
+        weights["encoder"] = "random"
+
+    map_path = resolve_path(config.mapper)
+    attributes = ATTRIBUTES
+    if map_path.is_file() or not random_missing:
+        sd, map_head = load_checkpoint(map_path, "l2l_mapper")
+        mapper = L2LMapper(**map_head.config)
+        load_state_into(mapper, sd, map_path)
+        attributes = tuple(map_head.attributes) or ATTRIBUTES
+        weights["mapper"] = str(map_path)
+    else:
+        mapper = L2LMapper(latent_dim=latent_dim, n_attributes=len(ATTRIBUTES))
+        weights["mapper"] = "random"
+    _check_fit(encoder.latent_dim, mapper.latent_dim, latent_dim, len(attributes), mapper.n_attributes, weights)
+    return NetworkSet("default", encoder.eval(), mapper.eval(), generator.eval(), generator.size, (latent_dim,), attributes, weights)
+
+
+def _check_fit(enc_dim: int, map_dim: int, gen_dim: int, n_attr: int, map_attr: int, weights: dict[str, str]) -> None:
+    if not enc_dim == map_dim == gen_dim:
+        raise CheckpointError(
+            f"latent sizes differ: encoder {enc_dim} ({weights['encoder']}), mapper {map_dim} ({weights['mapper']}), "
+            f"generator {gen_dim} ({weights['generator']}); retrain the encoder and mapper on this generator"
+        )
+    if n_attr != map_attr:
+        raise CheckpointError(f"{weights['mapper']}: header lists {n_attr} attributes but the mapper takes {map_attr}; re-save it")
+
+
+def _load_stylegan2(config: EngineConfig) -> NetworkSet:
+    e4e_path = resolve_path(config.e4e_checkpoint)
+    inversion, generator, _ = load_e4e(e4e_path, config.trust_pickle)
+    weights = {"encoder": str(e4e_path), "generator": str(e4e_path)}
+    if config.stylegan2_generator is not None:
+        gen_path = resolve_path(config.stylegan2_generator)
+        generator = load_rosinality_generator(gen_path, config.trust_pickle)
+        weights["generator"] = str(gen_path)
+    if config.resolution and config.resolution != generator.size:
+        raise CheckpointError(f"{weights['generator']}: generator is {generator.size} px but engine.resolution = {config.resolution}; set it to 0 or {generator.size}")
+    latent_shape = (generator.n_latent, generator.style_dim)
+    map_path = resolve_path(config.stylegan2_mapper)
+    sd, head = load_checkpoint(map_path, "l2l_mapper")
+    mapper = L2LMapper(**head.config)
+    load_state_into(mapper, sd, map_path)
+    weights["mapper"] = str(map_path)
+    attributes = tuple(head.attributes) or ATTRIBUTES
+    _check_fit(inversion.encoder.style_count * generator.style_dim, mapper.latent_dim, generator.n_latent * generator.style_dim, len(attributes), mapper.n_attributes, weights)
+    return NetworkSet("stylegan2", inversion, mapper.eval(), generator, generator.size, latent_shape, attributes, weights)
+
+
+def load_rosinality_generator(path: Path, trust_pickle: bool = False) -> Generator:
+    """A rosinality-layout .pt (`g_ema`, optional `latent_avg`) → Generator."""
+    ckpt = load_torch_file(path, trust_pickle)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("g_ema"), dict):
+        raise CheckpointError(f"{path}: not a StyleGAN2 checkpoint (expected a dict with 'g_ema')")
+    try:
+        generator = Generator(**generator_config(ckpt["g_ema"]))
+    except (KeyError, IndexError) as e:
+        raise CheckpointError(f"{path}: g_ema lacks the key {e} of the StyleGAN2 layout") from None
+    load_state_into(generator, ckpt["g_ema"], f"{path} (g_ema)")
+    return generator.eval()
+
+
+def random_stylegan2(resolution: int, seed: int = 0, attributes: tuple[str, ...] = ATTRIBUTES) -> NetworkSet:
+    """Full-size StyleGAN2 + e4e + mapper with random weights: they time the same as trained ones."""
+    torch.manual_seed(seed)
+    generator = Generator(resolution)
+    inversion = E4EInversion(StyleEncoder(resolution), torch.zeros(1, generator.style_dim))
+    mapper = L2LMapper(latent_dim=generator.n_latent * generator.style_dim, n_attributes=len(attributes))
+    latent_shape = (generator.n_latent, generator.style_dim)
+    weights = dict.fromkeys(("encoder", "mapper", "generator"), "random")
+    return NetworkSet("stylegan2", inversion.eval(), mapper.eval(), generator.eval(), resolution, latent_shape, attributes, weights)
+
+
+def with_config(config: EngineConfig, **changes) -> EngineConfig:
+    """A copy of the config with some fields changed (CLI flags over the TOML)."""
+    return replace(config, **changes)
