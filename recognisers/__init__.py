@@ -1,0 +1,1 @@
+"""Frozen face recognisers: attribute labels for training renders, identity and emotion networks in torch."""
