@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -224,8 +224,3 @@ def random_stylegan2(resolution: int, seed: int = 0, attributes: tuple[str, ...]
     latent_shape = (generator.n_latent, generator.style_dim)
     weights = dict.fromkeys(("encoder", "mapper", "generator"), "random")
     return NetworkSet("stylegan2", inversion.eval(), mapper.eval(), generator.eval(), resolution, latent_shape, attributes, weights)
-
-
-def with_config(config: EngineConfig, **changes) -> EngineConfig:
-    """A copy of the config with some fields changed (CLI flags over the TOML)."""
-    return replace(config, **changes)

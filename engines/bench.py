@@ -1,0 +1,151 @@
+"""`python run.py bench`: time every network on every backend present; medians, ratios, skipped backends, RSS."""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from tqdm import tqdm
+
+from engines.backends import ALL_BACKENDS, backend_status
+from engines.checkpoint import CheckpointError
+from engines.engine import EngineError
+from engines.engine_args import add_engine_args, engine_config_from_args
+from engines.onnx_export import int8_path
+from engines.profiles import NETWORKS, NetworkSet, build_engine, load_networks, onnx_file, random_stylegan2
+
+
+def time_engine(engine, feeds: dict[str, np.ndarray], warmup: int, repeats: int) -> list[float]:
+    """Wall-clock milliseconds of `repeats` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        engine(feeds)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine(feeds)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def rss_mib() -> dict[str, float]:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    current = 0.0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) / 1024
+    return {"current": round(current, 1), "peak": round(peak, 1)}
+
+
+def run_bench(nets: NetworkSet, config, backends: list[str], networks: list[str], warmup: int, repeats: int) -> dict:
+    """The bench report (see docs/performance.md for its fields)."""
+    status = backend_status()
+    skipped = {b: why for b, why in status.items() if why is not None and b in backends}
+    tried = [b for b in backends if status[b] is None]
+    report: dict = {"networks": {}, "p90_ms": {}, "max_abs_diff_vs_torch": {}, "build_s": {}}
+    jobs = [(n, b) for n in networks for b in tried]
+    for name, backend in tqdm(jobs, desc="bench", unit="engine"):
+        if backend == "ort-int8":
+            q = int8_path(onnx_file(nets, name, config))
+            if not q.is_file():
+                skipped.setdefault("ort-int8", {})[name] = f"no INT8 model at {q}; run `python run.py calibrate`"
+                continue
+        start = time.perf_counter()
+        engine = build_engine(nets, name, backend, config)
+        report["build_s"].setdefault(name, {})[backend] = round(time.perf_counter() - start, 2)
+        feeds = {k: v.numpy() for k, v in nets.example_inputs(name).items()}
+        times = time_engine(engine, feeds, warmup, repeats)
+        report["networks"].setdefault(name, {})[backend] = round(statistics.median(times), 3)
+        report["p90_ms"].setdefault(name, {})[backend] = round(float(np.percentile(times, 90)), 3)
+        out = engine(feeds)
+        if backend == "torch":
+            reference = out
+        elif "torch" in tried:
+            diff = max(float(np.abs(out[k] - reference[k]).max()) for k in out)
+            report["max_abs_diff_vs_torch"].setdefault(name, {})[backend] = diff
+        del engine
+    report["speedup_vs_torch"] = {
+        name: {b: round(ms["torch"] / v, 2) for b, v in ms.items() if b != "torch"} for name, ms in report["networks"].items() if "torch" in ms
+    }
+    report["not_tried"] = skipped
+    report["rss_mib"] = rss_mib()
+    return report
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="run.py bench", description=__doc__)
+    add_engine_args(parser)
+    parser.add_argument("--json", type=Path, default=Path("out/bench.json"), help="where to write the report")
+    parser.add_argument("--resolution", type=int, default=256, help="stylegan2 without --e4e: random weights at this size")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch and ONNX Runtime (same for both)")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
+    parser.add_argument("--backends", nargs="+", choices=ALL_BACKENDS, default=list(ALL_BACKENDS))
+    args = parser.parse_args(argv)
+    random_sg2 = args.profile == "stylegan2" and args.e4e is None
+    if random_sg2:
+        args.profile = None
+    try:
+        config = engine_config_from_args(args)
+        random_sg2 = random_sg2 and config.e4e_checkpoint is None
+        if random_sg2 and args.resolution not in (256, 512, 1024):
+            raise EngineError(f"--resolution {args.resolution}: use 256, 512 or 1024")
+        config = replace(config, threads=args.threads)
+        torch.set_num_threads(args.threads)
+        nets = random_stylegan2(args.resolution) if random_sg2 else load_networks(config, random_missing=True)
+        report = run_bench(nets, config, args.backends, args.networks, args.warmup, args.repeats)
+    except (CheckpointError, EngineError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    report["setup"] = {
+        "command": "python run.py bench " + " ".join(argv),
+        "profile": nets.profile,
+        "resolution": nets.resolution,
+        "latent_shape": list(nets.latent_shape),
+        "weights": nets.weights,
+        "threads": args.threads,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "cpu": _cpu_name(),
+        "torch": torch.__version__,
+        "onnxruntime": ort.__version__,
+        "ort_providers": ort.get_available_providers(),
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1))
+    _print_table(report)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _print_table(report: dict) -> None:
+    backends = sorted({b for ms in report["networks"].values() for b in ms}, key=ALL_BACKENDS.index)
+    print(f"{'median ms':<18}" + "".join(f"{b:>12}" for b in backends))
+    for name, ms in report["networks"].items():
+        print(f"{name:<18}" + "".join(f"{ms[b]:>12.3f}" if b in ms else f"{'-':>12}" for b in backends))
+    for backend, why in report["not_tried"].items():
+        if not isinstance(why, str):
+            why = f"no INT8 model for {', '.join(why)}; run `python run.py calibrate`"
+        print(f"not tried: {backend}: {why}")
+    print(f"RSS MiB: {report['rss_mib']}")

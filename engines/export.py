@@ -1,0 +1,26 @@
+"""`python run.py export`: write a profile's networks as ONNX files (the cache the ORT and TensorRT engines read)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engines.checkpoint import CheckpointError
+from engines.engine import EngineError
+from engines.engine_args import add_engine_args, engine_config_from_args
+from engines.profiles import NETWORKS, load_networks, onnx_file
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="run.py export", description=__doc__)
+    add_engine_args(parser)
+    parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
+    args = parser.parse_args(argv)
+    try:
+        config = engine_config_from_args(args)
+        nets = load_networks(config)
+        for name in args.networks:
+            print(f"{name}: {onnx_file(nets, name, config)}")
+    except (CheckpointError, EngineError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
