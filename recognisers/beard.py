@@ -11,7 +11,7 @@ def beard_score(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> fl
     """uint8 (H,W,3) RGB crop + (478,3) landmarks → score ≈ 0 (clean-shaven) … 1 (dark full beard).
 
     Darkness is measured in Lab lightness (roughly additive under lighting), loss of colour in Lab chroma;
-    both against the median skin of the upper cheeks and nose. The score is the smaller of the two face
+    both against the median skin of the mid cheeks and nose tip. The score is the smaller of the two face
     halves, because a beard is symmetric and a side light's shadow is not."""
     warped, pts = eye_aligned(image, landmarks, size)
     lab = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32)

@@ -27,6 +27,7 @@ def glasses_score(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> 
     lightness = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
     smooth = cv2.GaussianBlur(lightness, (0, 0), size / 128)
     curvature = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=5) / 16 * (size / 128) ** 2
-    skin = max(float(np.median(lightness[skin_mask(lightness.shape, pts)])), 10.0)
+    # Floor on the divisor: on very dark renders the ratio would amplify noise into "frames".
+    skin = max(float(np.median(lightness[skin_mask(lightness.shape, pts)])), 35.0)
     lines = line_strength(curvature, BRIDGE) + 0.5 * sum(line_strength(curvature, b) for b in LOWER_RIMS)
     return lines / skin
