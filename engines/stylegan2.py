@@ -29,9 +29,10 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, pad: tuple[int
         x = x.reshape(b, c, h, 1, w, 1)
         x = F.pad(x, (0, up - 1, 0, 0, 0, up - 1))
         x = x.reshape(b, c, h * up, w * up)
-    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    weight = torch.flip(kernel, (0, 1)).expand(c, 1, *kernel.shape)
-    return F.conv2d(x, weight, groups=c)
+    # channels folded into the batch: one single-channel filter, a weight shape the ONNX exporter knows
+    x = F.pad(x.reshape(b * c, 1, h * up, w * up), (pad[0], pad[1], pad[0], pad[1]))
+    out = F.conv2d(x, torch.flip(kernel, (0, 1))[None, None])
+    return out.reshape(b, c, out.shape[-2], out.shape[-1])
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

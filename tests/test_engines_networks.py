@@ -1,0 +1,140 @@
+"""The networks themselves: StyleGAN2 maths and layout, the e4e layout, the converted DCGAN's renders."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from engines.checkpoint import load_checkpoint, load_state_into
+from engines.dcgan import DCGANGenerator
+from engines.e4e import StyleEncoder
+from engines.stylegan2 import Generator, ModulatedConv2d, generator_config, upfirdn2d
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The CPU is shared: two torch threads competing with other jobs spin-wait and run ~50× slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def per_sample_modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """The StyleGAN2 paper's definition: scale the weights per sample, demodulate them, convolve."""
+    s = conv.modulation(style)
+    outs = []
+    for b in range(x.shape[0]):
+        w = conv.scale * conv.weight[0] * s[b][None, :, None, None]
+        if conv.demodulate:
+            w = w * torch.rsqrt(w.pow(2).sum((1, 2, 3)) + 1e-8)[:, None, None, None]
+        if conv.upsample:
+            outs.append(conv.blur(F.conv_transpose2d(x[b : b + 1], w.transpose(0, 1), stride=2)))
+        else:
+            outs.append(F.conv2d(x[b : b + 1], w, padding=conv.padding))
+    return torch.cat(outs)
+
+
+@pytest.mark.parametrize("upsample", [False, True])
+def test_activation_modulation_equals_weight_modulation(upsample):
+    torch.manual_seed(1)
+    conv = ModulatedConv2d(8, 6, 3, 16, upsample=upsample)
+    x, style = torch.randn(3, 8, 8, 8), torch.randn(3, 16)
+    ours = conv(x, style)
+    assert ours.shape == (3, 6, 16 if upsample else 8, 16 if upsample else 8)
+    torch.testing.assert_close(ours, per_sample_modulated_conv(conv, x, style), atol=1e-5, rtol=1e-4)
+
+
+def test_upsample_keeps_a_constant_image_constant():
+    kernel = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    kernel = (kernel[None] * kernel[:, None]) / 64 * 4
+    out = upfirdn2d(torch.ones(1, 2, 8, 8), kernel, up=2, pad=(2, 1))
+    assert out.shape == (1, 2, 16, 16)
+    # away from the zero-padded border, 2× upsampling of a constant is that constant
+    torch.testing.assert_close(out[..., 2:-2, 2:-2], torch.ones(1, 2, 12, 12))
+
+
+def test_stylegan2_keys_match_the_public_layout():
+    with torch.device("meta"):
+        g = Generator(256, channel_multiplier=2)
+    sd = g.state_dict()
+    assert g.n_latent == 14 and g.num_layers == 13
+    expected = {
+        "style.8.weight": (512, 512),
+        "input.input": (1, 512, 4, 4),
+        "conv1.conv.weight": (1, 512, 512, 3, 3),
+        "conv1.activate.bias": (512,),
+        "to_rgb1.conv.weight": (1, 3, 512, 1, 1),
+        "convs.0.conv.blur.kernel": (4, 4),
+        "convs.6.conv.weight": (1, 512, 512, 3, 3),  # 64 px: 256 × channel_multiplier
+        "convs.8.conv.weight": (1, 256, 512, 3, 3),  # 128 px
+        "convs.11.conv.weight": (1, 128, 128, 3, 3),  # 256 px
+        "to_rgbs.5.upsample.kernel": (4, 4),
+        "to_rgbs.5.bias": (1, 3, 1, 1),
+        "noises.noise_12": (1, 1, 256, 256),
+    }
+    for key, shape in expected.items():
+        assert tuple(sd[key].shape) == shape, key
+    assert generator_config(sd) == dict(size=256, style_dim=512, n_mlp=8, channel_multiplier=2, max_channels=512)
+
+
+def test_w_and_repeated_w_plus_render_the_same_face_with_fixed_noise():
+    torch.manual_seed(0)
+    g = Generator(64, style_dim=32, n_mlp=2, channel_multiplier=1, max_channels=32).eval()
+    w = g.mapping(torch.randn(2, 32))
+    with torch.no_grad():
+        a = g(w)
+        b = g(w[:, None].repeat(1, g.n_latent, 1))
+        c = g(w)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a, c)  # noise is the stored buffers, not redrawn
+    assert a.shape == (2, 3, 64, 64) and a.std() > 0
+
+
+def test_full_size_e4e_encoder_has_the_public_shapes():
+    with torch.device("meta"):
+        enc = StyleEncoder(1024)
+    sd = enc.state_dict()
+    assert enc.style_count == 18 and len(enc.body) == 24
+    expected = {
+        "input_layer.0.weight": (64, 3, 3, 3),
+        "body.3.shortcut_layer.0.weight": (128, 64, 1, 1),
+        "body.23.res_layer.5.fc1.weight": (32, 512, 1, 1),
+        "body.20.res_layer.2.weight": (256,),
+        "styles.0.convs.6.weight": (512, 512, 3, 3),
+        "styles.17.convs.10.weight": (512, 512, 3, 3),
+        "styles.17.linear.weight": (512, 512),
+        "latlayer1.weight": (512, 256, 1, 1),
+        "latlayer2.weight": (512, 128, 1, 1),
+    }
+    for key, shape in expected.items():
+        assert tuple(sd[key].shape) == shape, key
+    assert "styles.0.convs.8.weight" not in sd  # coarse heads pool 16 → 1 in four convolutions
+
+
+def dcgan() -> DCGANGenerator:
+    path = REPO / "models/default/generator.safetensors"
+    sd, head = load_checkpoint(path, "dcgan_generator")
+    g = DCGANGenerator(**head.config)
+    load_state_into(g, sd, path)
+    return g.eval()
+
+
+def test_converted_dcgan_renders_the_recorded_faces():
+    """Statistics recorded from the original weights (torch.manual_seed(0); torch.randn(4, 100))."""
+    g = dcgan()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        img = g(torch.randn(4, 100))
+    assert img.shape == (4, 3, 64, 64)
+    assert img.mean().item() == pytest.approx(-0.333566, abs=1e-4)
+    assert img.std().item() == pytest.approx(0.387143, abs=1e-4)
+    means = img.mean((0, 2, 3)).tolist()
+    assert means == pytest.approx([-0.089956, -0.367886, -0.542855], abs=1e-4)  # warm, red-dominant skin tones
+    assert img.std((1, 2, 3)).tolist() == pytest.approx([0.245047, 0.318685, 0.289971, 0.376086], abs=1e-4)
+    assert img.min().item() == pytest.approx(-0.987310, abs=1e-4)
+    assert img.max().item() == pytest.approx(0.774750, abs=1e-4)
