@@ -22,6 +22,11 @@ class AlignmentTemplate:
     points: np.ndarray  # (3, 2): eye_a, eye_b, mouth
 
     @classmethod
+    def ffhq(cls, size: int) -> "AlignmentTemplate":
+        """Where the FFHQ recipe puts a frontal face (eye distance ≈ eye-to-mouth distance): for StyleGAN2."""
+        return cls(size=size, points=np.array([[0.375, 0.475], [0.625, 0.475], [0.5, 0.725]]) * size)
+
+    @classmethod
     def load(cls, path: str | Path) -> "AlignmentTemplate":
         data = json.loads(Path(path).read_text())
         return cls(size=int(data["size"]), points=np.asarray(data["points"], dtype=np.float64).reshape(3, 2))

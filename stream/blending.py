@@ -1,0 +1,87 @@
+"""Putting an edited face back into the frame: inverse warp, feathered hull mask, colour match, composite.
+
+The mask is drawn in the aligned crop (64 px for the default profile, so feathering costs nothing) and
+warped back together with the edit in one call; only the face's bounding region of the frame is touched.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from stream.alignment import apply_affine
+
+
+def face_region(landmarks: np.ndarray, frame_shape: tuple[int, ...], margin: float = 0.05) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 (exclusive) of the landmarks' box grown by a margin, clipped to the frame."""
+    h, w = frame_shape[:2]
+    (x0, y0), (x1, y1) = landmarks.min(0), landmarks.max(0)
+    pad = margin * max(x1 - x0, y1 - y0) + 2
+    return (max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(w, int(np.ceil(x1 + pad))),
+            min(h, int(np.ceil(y1 + pad))))
+
+
+def crop_hull_mask(crop_landmarks: np.ndarray, size: int, feather: float) -> np.ndarray:
+    """Float mask in [0, 1] over the crop: the landmark hull, shrunk by the feather radius then blurred,
+    so it is zero on and outside the hull's edge (the edit never leaks past the face)."""
+    scale = 4  # draw at 4× so the hull edge is smooth, then area-downsample
+    big = np.zeros((size * scale, size * scale), np.uint8)
+    hull = cv2.convexHull(np.round(crop_landmarks * scale).astype(np.int32))
+    cv2.fillConvexPoly(big, hull, 255)
+    mask = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    radius = max(1, int(round(feather * float(np.ptp(crop_landmarks[:, 0])))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    # one pixel more than the blur reaches, since the bilinear warp back spreads the edge by a pixel
+    mask = cv2.erode(mask, kernel, iterations=1, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.GaussianBlur(mask, (2 * radius + 1, 2 * radius + 1), radius / 2.0).astype(np.float32) / 255.0
+
+
+def warp_to_region(image: np.ndarray, frame_to_crop: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+    """Warp a crop-space image back into the frame region with the inverse of the frame→crop affine;
+    what falls outside the crop becomes zero."""
+    x0, y0, x1, y1 = region
+    region_to_crop = frame_to_crop.astype(np.float64).copy()
+    region_to_crop[:, 2] += region_to_crop[:, :2] @ (x0, y0)
+    return cv2.warpAffine(image, region_to_crop, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def match_colours(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Shift and scale each channel of source so its masked mean and spread match the reference's."""
+    inside = mask > 0.5
+    if inside.sum() < 16:
+        return source.astype(np.float32)
+    s_vals = source[inside].astype(np.float32)
+    r_vals = reference[inside].astype(np.float32)
+    scale = (r_vals.std(0) + 1e-3) / (s_vals.std(0) + 1e-3)
+    return (source.astype(np.float32) - s_vals.mean(0)) * scale + r_vals.mean(0)
+
+
+def _warp_back(layer: np.ndarray, mask: np.ndarray, frame_to_crop: np.ndarray, landmarks: np.ndarray,
+               frame_shape: tuple[int, ...]) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]:
+    """Warp a crop-space BGR float layer and its mask back to the face region in one call."""
+    region = face_region(landmarks, frame_shape)
+    both = warp_to_region(np.dstack([layer.astype(np.float32), mask]), frame_to_crop, region)
+    return region, both[..., :3], both[..., 3:]
+
+
+def blend_delta(frame: np.ndarray, original: np.ndarray, edited: np.ndarray, frame_to_crop: np.ndarray,
+                landmarks: np.ndarray, feather: float) -> None:
+    """Add the upsampled difference G(w') − G(w) (BGR, [-1, 1]) to the camera's own face, in place."""
+    mask = crop_hull_mask(apply_affine(frame_to_crop, landmarks), original.shape[0], feather)
+    (x0, y0, x1, y1), change, mask = _warp_back((edited - original) * 127.5, mask, frame_to_crop, landmarks, frame.shape)
+    roi = frame[y0:y1, x0:x1]
+    roi[:] = np.clip(roi + change * mask + 0.5, 0, 255).astype(np.uint8)  # +0.5: round, not truncate
+
+
+def blend_replace(frame: np.ndarray, camera_crop: np.ndarray, edited: np.ndarray, frame_to_crop: np.ndarray,
+                  landmarks: np.ndarray, feather: float, colour_match: bool) -> None:
+    """Paste the render G(w') (BGR, [-1, 1]) over the face, colour matched to the camera's aligned crop
+    (statistics taken at crop size, where they are cheap), in place."""
+    mask = crop_hull_mask(apply_affine(frame_to_crop, landmarks), edited.shape[0], feather)
+    face = (edited + 1.0) * 127.5
+    if colour_match:
+        face = match_colours(face, camera_crop, mask)
+    (x0, y0, x1, y1), face, mask = _warp_back(face, mask, frame_to_crop, landmarks, frame.shape)
+    roi = frame[y0:y1, x0:x1]
+    roi[:] = np.clip(roi + (face - roi) * mask + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,237 @@
+"""`python run.py live` and `python run.py demo`: flags → settings → engines, stages, sinks → pipeline."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engines.checkpoint import CheckpointError
+from engines.config import REPO_ROOT, resolve_path
+from engines.engine import EngineError
+from settings import ConfigError, Settings, load_settings
+from stream.alignment import AlignmentTemplate
+from stream.capture import CaptureError, CaptureThread, VideoSource
+from stream.edit_state import EditError, EditState, parse_edits
+from stream.face_tracker import FaceTracker
+from stream.hud import draw_hud
+from stream.keymap import KeymapError, load_keymap
+from stream.pipeline import Pipeline
+from stream.run_stats import write_report
+from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_available
+from stream.stages import (AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage)
+from stream.terminal_keys import TerminalKeys
+
+DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
+DEMO_EDIT = "age=+1.5,beard=+1.5"
+USER_ERRORS = (CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError)
+
+
+def add_common_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="settings TOML file")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override one setting")
+    parser.add_argument("--edit", help="edits to start with, e.g. age=+0.8,beard=+1 (units: std of the attribute)")
+    parser.add_argument("--faces", help="which faces to edit: largest | all | N")
+    parser.add_argument("--blend", choices=("delta", "replace"), help="delta: add G(w')-G(w) to the camera's face")
+    parser.add_argument("--engine", choices=("auto", "trt", "ort", "torch"), help="runtime for the networks")
+    parser.add_argument("--profile", choices=("default", "stylegan2"), help="model profile")
+    parser.add_argument("--keymap", help="hotkeys TOML (default: stream/keymap.toml)")
+    parser.add_argument("--frames", type=int, default=0, help="stop after N frames (0 = until the input ends / q)")
+    parser.add_argument("--report", help="write the run report JSON here")
+    parser.add_argument("--output", help="also write the edited video to this .mp4/.avi file")
+    parser.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
+                        help="preview window with sliders (default: on when a display exists)")
+    parser.add_argument("--virtualcam", action=argparse.BooleanOptionalAction, default=None,
+                        help="send to a virtual camera (default: on when one exists)")
+
+
+def settings_from(args: argparse.Namespace, demo: bool) -> Settings:
+    """Defaults < --config TOML < --set overrides < dedicated flags."""
+    overrides = list(args.set)
+    for flag, key in (("faces", "stream.faces"), ("blend", "stream.blend"), ("engine", "engine.backend"),
+                      ("profile", "engine.profile"), ("keymap", "stream.keymap")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f'{key}="{value}"')
+    if not demo and args.camera is not None:
+        overrides.append(f"stream.camera={args.camera}")
+    if args.input:
+        overrides.append(f'stream.input="{args.input}"')
+    for flag, key in (("preview", "stream.preview"), ("virtualcam", "stream.virtualcam")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f'{key}="{"on" if value else "off"}"')
+        elif demo:
+            overrides.append(f'{key}="off"')
+    return load_settings(args.config, overrides)
+
+
+def alignment_template(settings: Settings, resolution: int) -> AlignmentTemplate:
+    """The template that matches how the profile's generator frames its faces."""
+    if settings.stream.alignment is not None:
+        template = AlignmentTemplate.load(settings.stream.alignment)
+    elif settings.engine.profile == "default":
+        path = resolve_path(Path(settings.engine.generator)).with_name("alignment.json")
+        if not path.is_file():
+            raise ConfigError(f"{path} missing; run python scripts/make_alignment_template.py")
+        template = AlignmentTemplate.load(path)
+    else:
+        template = AlignmentTemplate.ffhq(resolution)
+    if template.size != resolution:
+        raise ConfigError(f"alignment template is {template.size} px but the generator makes {resolution} px; "
+                          "run scripts/make_alignment_template.py for this generator")
+    return template
+
+
+@dataclass
+class Controls:
+    """Routes keys (window or terminal) through the keymap to the edit state; remembers what it did."""
+
+    state: EditState
+    keymap: dict[str, str]
+    log: list[str] = field(default_factory=list)
+
+    def on_key(self, name: str) -> None:
+        action = self.keymap.get(name)
+        if action is not None:
+            self.state.apply(action)
+            self.log.append(action)
+
+
+def open_sinks(settings: Settings, controls: Controls, width: int, height: int, fps: float,
+               output: str | None) -> tuple[list[Sink], PreviewWindowSink | None]:
+    """The sinks asked for; 'auto' ones that cannot start are skipped with one line saying why."""
+    cfg = settings.stream
+    sinks: list[Sink] = []
+    preview = None
+    if output:
+        sinks.append(VideoFileSink(output, width, height, fps))
+    if cfg.virtualcam != "off":
+        try:
+            cam = VirtualCameraSink(width, height, fps)
+            print(f"virtual camera: {cam.device}")
+            sinks.append(cam)
+        except SinkError as e:
+            if cfg.virtualcam == "on":
+                raise
+            print(f"virtual camera off: {e}")
+    if cfg.preview == "on" or cfg.preview == "auto" and display_available():
+        preview = PreviewWindowSink(controls.state.attributes, controls.on_key, controls.state.set_strength)
+        sinks.append(preview)
+    return sinks, preview
+
+
+def probe_size(source: VideoSource) -> tuple[int, int]:
+    """Width and height of the source's frames (reads one frame, then reopens so none is lost)."""
+    image = source.read()
+    if image is None:
+        raise CaptureError(f"{source.describe()} opened but gave no frame; check it plays in a video player")
+    source.close()
+    source.open()
+    return image.shape[1], image.shape[0]
+
+
+def run_stream(args: argparse.Namespace, demo: bool) -> int:
+    settings = settings_from(args, demo)
+    cfg = settings.stream
+    from engines.profiles import load_engines  # heavy import after the flags are known good
+
+    engines = load_engines(settings.engine)
+    template = alignment_template(settings, engines.resolution)
+    state = EditState(engines.attributes, parse_edits(args.edit or "", engines.attributes), cfg.ramp_frames,
+                      cfg.strength_step)
+    controls = Controls(state, load_keymap(cfg.keymap, engines.attributes))
+    source = VideoSource(cfg.input or cfg.camera, cfg.width, cfg.height)
+    source.open()
+    width, height = probe_size(source)
+    fps = source.fps if source.fps > 0 else float(cfg.fps)
+    sinks, preview = open_sinks(settings, controls, width, height, fps, args.output)
+    capture = CaptureThread(source, lossless=demo, pace=not demo and source.is_file, reconnect=not demo,
+                            reconnect_max_s=cfg.reconnect_max_s)
+    tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
+    pipeline = Pipeline(
+        capture,
+        face_stages=[DetectStage(tracker), AlignStage(template)],
+        latent_stages=[EditStage(state), EncodeStage(engines.encoder, cfg.latent_smoothing), GenerateStage(engines.editor)],
+        output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match), SinkStage(sinks)],
+        should_stop=lambda: state.quit,
+        max_frames=args.frames,
+    )
+    last: dict[str, np.ndarray] = {}
+    shown_version = [-1]
+
+    def on_frame(frame) -> None:
+        last["output"] = frame.output
+        if preview is not None and shown_version[0] != state.version:
+            shown_version[0] = state.version
+            preview.show_strengths({a: state.strength[a] if state.enabled[a] else 0.0 for a in state.attributes})
+
+    def keep_alive() -> None:
+        # Camera lost (or slow): repeat the last frame so the virtual camera and window stay alive.
+        if "output" in last and not capture.connected.is_set():
+            for sink in sinks:
+                if not isinstance(sink, VideoFileSink):
+                    sink.send(last["output"])
+        elif preview is not None and "output" in last:
+            preview.send(last["output"])
+
+    pipeline.on_frame = on_frame
+    pipeline.keep_alive = keep_alive
+    if preview is not None:
+        preview.overlay = lambda img: draw_hud(img, pipeline.stats.recent_fps(), pipeline.stats.recent_stage_ms(),
+                                               state.active(), state.bypass, state.selected)
+    keys = None
+    if preview is None and not demo and TerminalKeys.available():
+        keys = TerminalKeys(controls.on_key)
+        keys.start()
+        print("keys: " + ", ".join(f"{k}={a}" for k, a in controls.keymap.items()))
+    started = time.perf_counter()
+    try:
+        stats = pipeline.run()
+    finally:
+        if keys is not None:
+            keys.stop()
+        tracker.close()
+        for sink in sinks:
+            sink.close()
+    report = stats.report(
+        input=str(source.spec), output=args.output, dropped=capture.dropped, engine=engines.backend,
+        blend=cfg.blend, faces=cfg.faces, edits=state.active(), bypass=state.bypass, actions=controls.log,
+        wall_s=round(time.perf_counter() - started, 2), sinks=[s.name for s in sinks])
+    if args.report:
+        write_report(args.report, report)
+    print(f"{report['frames']} frames, {report['faces_edited']} faces edited, {report['fps']} fps, "
+          f"latency p50 {report['latency_ms']['p50']} ms p95 {report['latency_ms']['p95']} ms"
+          + (f"; wrote {args.output}" if args.output else "") + (f", {args.report}" if args.report else ""))
+    return 0
+
+
+def guarded(args: argparse.Namespace, demo: bool) -> int:
+    """Run, turning a user's mistake into one line with the fix instead of a traceback."""
+    try:
+        return run_stream(args, demo)
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def main_live(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python run.py live", description="edit a webcam live")
+    parser.add_argument("--camera", type=int, help="webcam index (default 0)")
+    parser.add_argument("--input", help="a video file or URL instead of a webcam")
+    add_common_flags(parser)
+    return guarded(parser.parse_args(argv), demo=False)
+
+
+def main_demo(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python run.py demo",
+                                     description="run the live pipeline over a video file and write the edited clip")
+    parser.add_argument("--input", default=str(DEMO_CLIP), help="video file (default: the shipped demo clip)")
+    add_common_flags(parser)
+    parser.set_defaults(output="out/demo.mp4", report="out/demo_report.json", edit=DEMO_EDIT)
+    return guarded(parser.parse_args(argv), demo=True)

@@ -1,0 +1,101 @@
+"""What the user asked for: per-attribute strength and on/off, bypass, and the ramp towards it."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
+
+
+class EditError(ValueError):
+    """An --edit value is malformed."""
+
+
+def parse_edits(text: str, attributes: tuple[str, ...] = ATTRIBUTES) -> dict[str, float]:
+    """'age=+0.8,beard=+1' → {'age': 0.8, 'beard': 1.0}; EditError names the bad part and the fix."""
+    edits: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name.strip() not in attributes:
+            raise EditError(f"--edit '{part}': write attribute=value with one of {', '.join(attributes)}")
+        try:
+            edits[name.strip()] = float(value)
+        except ValueError:
+            raise EditError(f"--edit '{part}': '{value}' is not a number (e.g. age=+0.8)") from None
+    return edits
+
+
+class EditState:
+    """Thread-safe: hotkeys and sliders write it, the edit stage reads `step()` once per frame.
+
+    A toggled attribute ramps to its strength over `ramp_frames` frames instead of jumping."""
+
+    def __init__(self, attributes: tuple[str, ...] = ATTRIBUTES, initial: dict[str, float] | None = None,
+                 ramp_frames: int = 6, strength_step: float = 0.25, default_strength: float = 1.0):
+        self.attributes = attributes
+        self.ramp_frames = ramp_frames
+        self.strength_step = strength_step
+        self._lock = threading.Lock()
+        self.strength = {a: default_strength for a in attributes}
+        self.enabled = {a: False for a in attributes}
+        for name, value in (initial or {}).items():
+            self.strength[name], self.enabled[name] = value, value != 0.0
+        self.selected = next(iter(initial)) if initial else attributes[0]
+        self.bypass = False
+        self.quit = False
+        self.version = 0  # bumped on every change so views (sliders) can resync
+        self._current = self.target()  # initial edits apply from the first frame
+
+    def target(self) -> np.ndarray:
+        """The Δ the user asked for (before ramping)."""
+        return np.array([self.strength[a] if self.enabled[a] else 0.0 for a in self.attributes], np.float32)
+
+    def step(self) -> np.ndarray:
+        """Advance the ramp by one frame and return the Δ to apply now."""
+        with self._lock:
+            target = self.target()
+            rate = np.maximum(np.abs(target), np.abs(self._current)) / self.ramp_frames
+            self._current = self._current + np.clip(target - self._current, -rate, rate)
+            return self._current.copy()
+
+    def active(self) -> dict[str, float]:
+        """Attributes switched on, with their strengths."""
+        return {a: self.strength[a] for a in self.attributes if self.enabled[a]}
+
+    def apply(self, action: str) -> None:
+        """Run one named action: toggle:<attr>, select:<attr>, stronger, weaker, reset, bypass, quit."""
+        with self._lock:
+            kind, _, arg = action.partition(":")
+            if kind == "toggle" and arg in self.enabled:
+                self.enabled[arg] = not self.enabled[arg]
+                self.selected = arg
+            elif kind == "select" and arg in self.enabled:
+                self.selected = arg
+            elif kind in ("stronger", "weaker"):
+                sign = 1.0 if kind == "stronger" else -1.0
+                self.strength[self.selected] = round(self.strength[self.selected] + sign * self.strength_step, 4)
+                self.enabled[self.selected] = self.strength[self.selected] != 0.0
+            elif kind == "reset":
+                self.enabled = {a: False for a in self.attributes}
+                self.strength = {a: 1.0 for a in self.attributes}
+                self.bypass = False
+            elif kind == "bypass":
+                self.bypass = not self.bypass
+            elif kind == "quit":
+                self.quit = True
+            else:
+                raise ValueError(f"unknown action '{action}'")
+            self.version += 1
+
+    def set_strength(self, attribute: str, value: float) -> None:
+        """A slider moved: set the strength; zero switches the attribute off."""
+        with self._lock:
+            current = self.strength[attribute] if self.enabled[attribute] else 0.0
+            if value == current:
+                return
+            if value != 0.0:  # zero only switches off, so toggling back restores the last strength
+                self.strength[attribute] = value
+            self.enabled[attribute] = value != 0.0
+            self.selected = attribute
+            self.version += 1

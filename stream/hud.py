@@ -1,0 +1,20 @@
+"""The heads-up display drawn on the preview only (never on what the virtual camera or file receive)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def draw_hud(frame: np.ndarray, fps: float, stage_ms: dict[str, float], active: dict[str, float], bypass: bool,
+             selected: str) -> np.ndarray:
+    """A copy of the frame with fps, per-stage milliseconds and the active edits in the top-left corner."""
+    out = frame.copy()
+    edits = "BYPASS" if bypass else (", ".join(f"{k} {v:+.2f}" for k, v in active.items()) or "no edits")
+    lines = [f"{fps:5.1f} fps   selected: {selected}", edits,
+             " ".join(f"{k[:3]} {v:.1f}" for k, v in stage_ms.items())]
+    scale = max(0.4, frame.shape[1] / 1600)
+    for i, text in enumerate(lines):
+        y = int(18 * scale / 0.4 * (i + 1))
+        cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out

@@ -1,0 +1,39 @@
+"""The user's hotkeys: a TOML file mapping keys to edit actions (stream/keymap.toml is the default)."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+DEFAULT_KEYMAP = Path(__file__).with_name("keymap.toml")
+ACTIONS = ("stronger", "weaker", "reset", "bypass", "quit")
+KEY_NAMES = ("space", "esc", "tab", "enter", "backspace")
+
+
+class KeymapError(ValueError):
+    """The keymap file is unreadable or maps a key twice."""
+
+
+def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[str, str]:
+    """key → action ('toggle:age', 'stronger', …) from a keymap TOML file; None loads the default."""
+    path = Path(path) if path else DEFAULT_KEYMAP
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise KeymapError(f"keymap {path}: cannot read it ({e}); fix it or leave --keymap out") from None
+    bindings: list[tuple[str, str]] = []
+    for attr, key in data.get("toggle", {}).items():
+        if attr not in attributes:
+            raise KeymapError(f"keymap {path}: [toggle] {attr} is not an attribute; use one of {', '.join(attributes)}")
+        bindings.append((key, f"toggle:{attr}"))
+    for action, key in data.get("actions", {}).items():
+        if action not in ACTIONS:
+            raise KeymapError(f"keymap {path}: [actions] {action} is unknown; use one of {', '.join(ACTIONS)}")
+        bindings.append((key, action))
+    keymap: dict[str, str] = {}
+    for key, action in bindings:
+        if not isinstance(key, str) or not (len(key) == 1 or key in KEY_NAMES):
+            raise KeymapError(f"keymap {path}: key {key!r} for {action}; use one character or {', '.join(KEY_NAMES)}")
+        if key in keymap:
+            raise KeymapError(f"keymap {path}: key {key!r} is bound to both {keymap[key]} and {action}")
+        keymap[key] = action
+    return keymap

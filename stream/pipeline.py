@@ -1,0 +1,131 @@
+"""The live pipeline: stage workers joined by small buffers, so capture, faces, latents and output overlap.
+
+    capture thread ─slot─▶ [detect, align] ─q─▶ [edit, encode, generate] ─q─▶ caller's thread: [blend, sink]
+
+The last group runs on the caller's thread because the preview window (HighGUI) must live there.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from stream.capture import CaptureThread
+from stream.packet import Frame
+from stream.run_stats import RunStats
+from stream.stages import Stage
+
+END = None  # what a worker passes on when the stream is over
+
+
+def run_stages(stages: Sequence[Stage], frame: Frame) -> None:
+    """Run stages in order on one frame, each recording its own milliseconds."""
+    for stage in stages:
+        t0 = time.perf_counter()
+        stage.process(frame)
+        frame.stage_ms[stage.name] = (time.perf_counter() - t0) * 1e3
+
+
+class StageWorker(threading.Thread):
+    """Takes frames from `take`, runs its stages, puts them on its output buffer; END stops it."""
+
+    def __init__(self, name: str, stages: Sequence[Stage], take: Callable[[], Frame | None], out: queue.Queue,
+                 stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self.stages = stages
+        self.take = take
+        self.out = out
+        self.stop_event = stop
+        self.error: BaseException | None = None
+
+    def _put(self, item: Frame | None) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                frame = self.take()
+                if frame is END:
+                    break
+                run_stages(self.stages, frame)
+                self._put(frame)
+        except BaseException as e:  # surfaced on the caller's thread by Pipeline.run
+            self.error = e
+        self._put(END)
+
+
+@dataclass
+class Pipeline:
+    """Wires capture and stage groups together; `run()` drives the output group until the stream ends."""
+
+    capture: CaptureThread
+    face_stages: Sequence[Stage]
+    latent_stages: Sequence[Stage]
+    output_stages: Sequence[Stage]
+    keep_alive: Callable[[], None] | None = None  # called when no frame came for a while (camera lost)
+    should_stop: Callable[[], bool] = lambda: False
+    on_frame: Callable[[Frame], None] | None = None
+    max_frames: int = 0  # 0 = until the source ends
+    stats: RunStats = field(default_factory=RunStats)
+
+    def _take_capture(self) -> Frame | None:
+        while not self._stop.is_set():
+            frame = self.capture.take(timeout=0.1)
+            if frame is not None:
+                return frame
+            if self.capture.ended.is_set():
+                return END
+        return END
+
+    def _take_queue(self, q: queue.Queue) -> Frame | None:
+        while not self._stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return END
+
+    def run(self, idle_s: float = 0.1) -> RunStats:
+        self._stop = threading.Event()
+        faces_out: queue.Queue = queue.Queue(maxsize=1)
+        latents_out: queue.Queue = queue.Queue(maxsize=1)
+        workers = [
+            StageWorker("faces", self.face_stages, self._take_capture, faces_out, self._stop),
+            StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), latents_out, self._stop),
+        ]
+        self.capture.start()
+        for w in workers:
+            w.start()
+        try:
+            while not self.should_stop():
+                try:
+                    frame = latents_out.get(timeout=idle_s)
+                except queue.Empty:
+                    if self.keep_alive is not None:
+                        self.keep_alive()
+                    continue
+                if frame is END:
+                    break
+                run_stages(self.output_stages, frame)
+                self.stats.add(frame, time.perf_counter())
+                if self.on_frame is not None:
+                    self.on_frame(frame)
+                if self.max_frames and self.stats.frames >= self.max_frames:
+                    break
+        finally:
+            self._stop.set()
+            self.capture.stop()
+            for w in workers:
+                w.join(timeout=2.0)
+            self.capture.join(timeout=2.0)
+        for w in workers:
+            if w.error is not None:
+                raise w.error
+        return self.stats

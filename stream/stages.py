@@ -1,0 +1,157 @@
+"""The pipeline's stages. Each has the same surface: a `name` and `process(frame)`, which fills in only
+the fields of the frame that the stage owns; the worker running it records its milliseconds."""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from engines.engine import Engine
+from stream.alignment import AlignmentTemplate, align_face, face_keypoints
+from stream.blending import blend_delta, blend_replace
+from stream.edit_state import EditState
+from stream.face_tracker import FaceTracker
+from stream.packet import FaceWork, Frame
+from stream.sinks import Sink
+
+
+class Stage(Protocol):
+    name: str
+
+    def process(self, frame: Frame) -> None: ...
+
+
+def engine_batch(engine: Engine) -> int:
+    """The fixed batch size of an engine (its first input's leading dimension)."""
+    return int(engine.inputs[0].shape[0])
+
+
+def run_batched(engine: Engine, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Call a fixed-batch engine on any number of rows: chunks of its batch, the last one padded."""
+    batch = engine_batch(engine)
+    n = len(next(iter(feeds.values())))
+    outs: list[dict[str, np.ndarray]] = []
+    for start in range(0, n, batch):
+        chunk = {k: v[start:start + batch] for k, v in feeds.items()}
+        short = batch - len(next(iter(chunk.values())))
+        if short:
+            chunk = {k: np.concatenate([v, np.repeat(v[-1:], short, 0)]) for k, v in chunk.items()}
+        result = engine(chunk)
+        outs.append({k: v[: batch - short] for k, v in result.items()})
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+class DetectStage:
+    name = "detect"
+
+    def __init__(self, tracker: FaceTracker):
+        self.tracker = tracker
+
+    def process(self, frame: Frame) -> None:
+        frame.faces = [FaceWork(track) for track in self.tracker.update(frame.image, frame.media_time)]
+
+
+class AlignStage:
+    name = "align"
+
+    def __init__(self, template: AlignmentTemplate):
+        self.template = template
+
+    def process(self, frame: Frame) -> None:
+        for face in frame.faces:
+            face.crop, face.frame_to_crop = align_face(frame.image, face_keypoints(face.track.landmarks), self.template)
+
+
+class EditStage:
+    """Reads the edit state once per frame: the Δ to apply (toggled edits ramp in) and bypass."""
+
+    name = "edit"
+
+    def __init__(self, state: EditState):
+        self.state = state
+
+    def process(self, frame: Frame) -> None:
+        frame.delta = self.state.step()
+        frame.bypass = self.state.bypass
+
+
+class EncodeStage:
+    """Aligned crops → latents, each smoothed over time per face id so the edit does not flicker."""
+
+    name = "encode"
+
+    def __init__(self, encoder: Engine, smoothing: float):
+        self.encoder = encoder
+        self.smoothing = smoothing
+        self.input_name = encoder.inputs[0].name
+        self.output_name = encoder.outputs[0].name
+        self._latents: dict[int, np.ndarray] = {}
+
+    def process(self, frame: Frame) -> None:
+        if frame.bypass or not frame.faces:
+            self._latents = {}
+            return
+        crops = np.stack([cv2.cvtColor(f.crop, cv2.COLOR_BGR2RGB) for f in frame.faces])
+        images = crops.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+        latents = run_batched(self.encoder, {self.input_name: images})[self.output_name]
+        seen: dict[int, np.ndarray] = {}
+        for face, latent in zip(frame.faces, latents):
+            previous = self._latents.get(face.track.id)
+            face.latent = latent if previous is None else self.smoothing * previous + (1.0 - self.smoothing) * latent
+            seen[face.track.id] = face.latent
+        self._latents = seen
+
+
+class GenerateStage:
+    """Both renders, G(w) and G(f(w, Δ)), from the fused mapper+generator engine in one call."""
+
+    name = "generate"
+
+    def __init__(self, editor: Engine):
+        self.editor = editor
+
+    def process(self, frame: Frame) -> None:
+        faces = [f for f in frame.faces if f.latent is not None]
+        if frame.bypass or not faces:
+            return
+        latents = np.stack([f.latent for f in faces]).astype(np.float32)
+        deltas = np.repeat(frame.delta[None].astype(np.float32), len(faces), 0)
+        out = run_batched(self.editor, {"latent": latents, "delta": deltas})
+        for face, original, edited in zip(faces, out["original"], out["edited"]):
+            face.original = original.transpose(1, 2, 0)[..., ::-1]
+            face.edited = edited.transpose(1, 2, 0)[..., ::-1]
+
+
+class BlendStage:
+    name = "blend"
+
+    def __init__(self, mode: str, feather: float, colour_match: bool):
+        self.mode = mode
+        self.feather = feather
+        self.colour_match = colour_match
+
+    def process(self, frame: Frame) -> None:
+        faces = [f for f in frame.faces if f.edited is not None]
+        if frame.bypass or not faces or not np.any(frame.delta) and self.mode == "delta":
+            frame.output = frame.image
+            return
+        out = frame.image.copy()
+        for face in faces:
+            if self.mode == "delta":
+                blend_delta(out, face.original, face.edited, face.frame_to_crop, face.track.landmarks, self.feather)
+            else:
+                blend_replace(out, face.crop, face.edited, face.frame_to_crop, face.track.landmarks, self.feather,
+                              self.colour_match)
+        frame.output = out
+
+
+class SinkStage:
+    name = "sink"
+
+    def __init__(self, sinks: Sequence[Sink]):
+        self.sinks = list(sinks)
+
+    def process(self, frame: Frame) -> None:
+        for sink in self.sinks:
+            sink.send(frame.output)
