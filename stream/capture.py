@@ -64,15 +64,18 @@ class VideoSource:
 
 class CaptureThread(threading.Thread):
     """Reads frames on its own thread and keeps only the newest (drops counted), or with `lossless`
-    waits for each frame to be taken (files processed offline). Lost live sources reopen with backoff."""
+    waits for each frame to be taken (files processed offline). `pace` reads a file at its own frame rate,
+    as a camera would deliver it; `loop` restarts a file at its end. A lost live source (camera unplugged,
+    stream ended) is reopened with exponential backoff."""
 
     def __init__(self, source: VideoSource, lossless: bool = False, pace: bool = False, reconnect: bool = True,
-                 reconnect_max_s: float = 5.0, on_status=print):
+                 loop: bool = False, reconnect_max_s: float = 5.0, on_status=print):
         super().__init__(name="capture", daemon=True)
         self.source = source
         self.lossless = lossless
         self.pace = pace
         self.reconnect = reconnect
+        self.loop = loop
         self.reconnect_max_s = reconnect_max_s
         self.on_status = on_status
         self.dropped = 0
@@ -134,6 +137,10 @@ class CaptureThread(threading.Thread):
             image = self.source.read()
             t1 = time.perf_counter()
             if image is None:
+                if self.source.is_file and self.source.is_open and self.loop:
+                    self.source.close()
+                    self.source.open()
+                    continue
                 if self.source.is_file and self.source.is_open or not self.reconnect:
                     break  # a file that ended: done
                 self.connected.clear()

@@ -3,26 +3,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+import torch
 
 from engines.checkpoint import CheckpointError
 from engines.config import REPO_ROOT, resolve_path
 from engines.engine import EngineError
 from settings import ConfigError, Settings, load_settings
 from stream.alignment import AlignmentTemplate
-from stream.capture import CaptureError, CaptureThread, VideoSource
+from stream.capture import CaptureError, VideoSource
 from stream.edit_state import EditError, EditState, parse_edits
-from stream.face_tracker import FaceTracker
-from stream.hud import draw_hud
 from stream.keymap import KeymapError, load_keymap
-from stream.pipeline import Pipeline
 from stream.run_stats import write_report
 from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_available
-from stream.stages import (AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage)
+from stream.session import Controls, Session
 from stream.terminal_keys import TerminalKeys
 
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
@@ -86,21 +81,6 @@ def alignment_template(settings: Settings, resolution: int) -> AlignmentTemplate
     return template
 
 
-@dataclass
-class Controls:
-    """Routes keys (window or terminal) through the keymap to the edit state; remembers what it did."""
-
-    state: EditState
-    keymap: dict[str, str]
-    log: list[str] = field(default_factory=list)
-
-    def on_key(self, name: str) -> None:
-        action = self.keymap.get(name)
-        if action is not None:
-            self.state.apply(action)
-            self.log.append(action)
-
-
 def open_sinks(settings: Settings, controls: Controls, width: int, height: int, fps: float,
                output: str | None) -> tuple[list[Sink], PreviewWindowSink | None]:
     """The sinks asked for; 'auto' ones that cannot start are skipped with one line saying why."""
@@ -137,6 +117,13 @@ def probe_size(source: VideoSource) -> tuple[int, int]:
 def run_stream(args: argparse.Namespace, demo: bool) -> int:
     settings = settings_from(args, demo)
     cfg = settings.stream
+    if settings.engine.threads == 0:
+        # The stages already overlap on their own threads; more intra-op threads only oversubscribe the CPU.
+        settings.engine.threads = 1
+    torch.set_num_threads(1)
+    source = VideoSource(cfg.input or cfg.camera, cfg.width, cfg.height)
+    source.open()  # cheap checks first: a missing camera should not wait for the engines
+    width, height = probe_size(source)
     from engines.profiles import load_engines  # heavy import after the flags are known good
 
     engines = load_engines(settings.engine)
@@ -144,63 +131,13 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     state = EditState(engines.attributes, parse_edits(args.edit or "", engines.attributes), cfg.ramp_frames,
                       cfg.strength_step)
     controls = Controls(state, load_keymap(cfg.keymap, engines.attributes))
-    source = VideoSource(cfg.input or cfg.camera, cfg.width, cfg.height)
-    source.open()
-    width, height = probe_size(source)
     fps = source.fps if source.fps > 0 else float(cfg.fps)
     sinks, preview = open_sinks(settings, controls, width, height, fps, args.output)
-    capture = CaptureThread(source, lossless=demo, pace=not demo and source.is_file, reconnect=not demo,
-                            reconnect_max_s=cfg.reconnect_max_s)
-    tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
-    pipeline = Pipeline(
-        capture,
-        face_stages=[DetectStage(tracker), AlignStage(template)],
-        latent_stages=[EditStage(state), EncodeStage(engines.encoder, cfg.latent_smoothing), GenerateStage(engines.editor)],
-        output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match), SinkStage(sinks)],
-        should_stop=lambda: state.quit,
-        max_frames=args.frames,
-    )
-    last: dict[str, np.ndarray] = {}
-    shown_version = [-1]
-
-    def on_frame(frame) -> None:
-        last["output"] = frame.output
-        if preview is not None and shown_version[0] != state.version:
-            shown_version[0] = state.version
-            preview.show_strengths({a: state.strength[a] if state.enabled[a] else 0.0 for a in state.attributes})
-
-    def keep_alive() -> None:
-        # Camera lost (or slow): repeat the last frame so the virtual camera and window stay alive.
-        if "output" in last and not capture.connected.is_set():
-            for sink in sinks:
-                if not isinstance(sink, VideoFileSink):
-                    sink.send(last["output"])
-        elif preview is not None and "output" in last:
-            preview.send(last["output"])
-
-    pipeline.on_frame = on_frame
-    pipeline.keep_alive = keep_alive
-    if preview is not None:
-        preview.overlay = lambda img: draw_hud(img, pipeline.stats.recent_fps(), pipeline.stats.recent_stage_ms(),
-                                               state.active(), state.bypass, state.selected)
-    keys = None
-    if preview is None and not demo and TerminalKeys.available():
-        keys = TerminalKeys(controls.on_key)
-        keys.start()
-        print("keys: " + ", ".join(f"{k}={a}" for k, a in controls.keymap.items()))
-    started = time.perf_counter()
-    try:
-        stats = pipeline.run()
-    finally:
-        if keys is not None:
-            keys.stop()
-        tracker.close()
-        for sink in sinks:
-            sink.close()
-    report = stats.report(
-        input=str(source.spec), output=args.output, dropped=capture.dropped, engine=engines.backend,
-        blend=cfg.blend, faces=cfg.faces, edits=state.active(), bypass=state.bypass, actions=controls.log,
-        wall_s=round(time.perf_counter() - started, 2), sinks=[s.name for s in sinks])
+    session = Session(cfg, engines, template, controls, source, sinks, preview, lossless=demo, max_frames=args.frames,
+                      terminal_keys=preview is None and not demo and TerminalKeys.available(),
+                      realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
+    report = session.run()
+    report["output"] = args.output
     if args.report:
         write_report(args.report, report)
     print(f"{report['frames']} frames, {report['faces_edited']} faces edited, {report['fps']} fps, "
@@ -224,6 +161,7 @@ def main_live(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python run.py live", description="edit a webcam live")
     parser.add_argument("--camera", type=int, help="webcam index (default 0)")
     parser.add_argument("--input", help="a video file or URL instead of a webcam")
+    parser.add_argument("--loop", action="store_true", help="restart a video file input at its end")
     add_common_flags(parser)
     return guarded(parser.parse_args(argv), demo=False)
 
@@ -232,6 +170,8 @@ def main_demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python run.py demo",
                                      description="run the live pipeline over a video file and write the edited clip")
     parser.add_argument("--input", default=str(DEMO_CLIP), help="video file (default: the shipped demo clip)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="feed frames at the clip's own rate, like a camera (latency as live; fps capped)")
     add_common_flags(parser)
     parser.set_defaults(output="out/demo.mp4", report="out/demo_report.json", edit=DEMO_EDIT)
     return guarded(parser.parse_args(argv), demo=True)

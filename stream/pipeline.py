@@ -73,15 +73,21 @@ class Pipeline:
     should_stop: Callable[[], bool] = lambda: False
     on_frame: Callable[[Frame], None] | None = None
     max_frames: int = 0  # 0 = until the source ends
+    max_in_flight: int = 3  # one frame per stage group: all groups stay busy, no frame waits in a queue long
     stats: RunStats = field(default_factory=RunStats)
 
     def _take_capture(self) -> Frame | None:
+        """The newest frame, taken only when a pipeline slot is free, so it is as fresh as it can be."""
+        while not self._credits.acquire(timeout=0.1):
+            if self._stop.is_set():
+                return END
         while not self._stop.is_set():
             frame = self.capture.take(timeout=0.1)
             if frame is not None:
                 return frame
             if self.capture.ended.is_set():
-                return END
+                break
+        self._credits.release()
         return END
 
     def _take_queue(self, q: queue.Queue) -> Frame | None:
@@ -94,6 +100,7 @@ class Pipeline:
 
     def run(self, idle_s: float = 0.1) -> RunStats:
         self._stop = threading.Event()
+        self._credits = threading.Semaphore(self.max_in_flight)
         faces_out: queue.Queue = queue.Queue(maxsize=1)
         latents_out: queue.Queue = queue.Queue(maxsize=1)
         workers = [
@@ -114,6 +121,7 @@ class Pipeline:
                 if frame is END:
                     break
                 run_stages(self.output_stages, frame)
+                self._credits.release()
                 self.stats.add(frame, time.perf_counter())
                 if self.on_frame is not None:
                     self.on_frame(frame)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import platform
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -59,6 +61,10 @@ class VideoFileSink:
                    "-threads", "1", "-movflags", "+faststart", str(self.path)]
             self._ffmpeg = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
             self.codec = "h264"
+            self._failed = False
+            self._queue: queue.Queue = queue.Queue(maxsize=8)
+            self._pumper = threading.Thread(target=self._pump, name="ffmpeg-writer", daemon=True)
+            self._pumper.start()
         else:
             if self.path.suffix.lower() == ".avi":
                 self._writer = cv2.VideoWriter(str(self.path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
@@ -72,13 +78,23 @@ class VideoFileSink:
                 raise SinkError(f"cannot write video {self.path}; use a .mp4, .mkv or .avi path in a writable folder")
 
     def send(self, frame: np.ndarray) -> None:
-        if self._ffmpeg is not None:
-            try:
-                self._ffmpeg.stdin.write(np.ascontiguousarray(frame).tobytes())
-            except BrokenPipeError:
-                raise SinkError(f"ffmpeg stopped writing {self.path}: {self._ffmpeg_error()}") from None
-        else:
+        if self._ffmpeg is None:
             self._writer.write(frame)
+            return
+        if self._failed:
+            raise SinkError(f"ffmpeg stopped writing {self.path}: {self._ffmpeg_error()}")
+        self._queue.put(np.ascontiguousarray(frame).tobytes())
+
+    def _pump(self) -> None:
+        # Own thread: a pipe write blocks until ffmpeg has encoded, which must not stall the pipeline.
+        while (data := self._queue.get()) is not None:
+            try:
+                self._ffmpeg.stdin.write(data)
+            except (BrokenPipeError, ValueError):
+                self._failed = True
+                while self._queue.get() is not None:
+                    pass
+                return
 
     def _ffmpeg_error(self) -> str:
         self._ffmpeg.wait()
@@ -87,8 +103,10 @@ class VideoFileSink:
 
     def close(self) -> None:
         if self._ffmpeg is not None:
+            self._queue.put(None)
+            self._pumper.join()
             self._ffmpeg.stdin.close()
-            if self._ffmpeg.wait() != 0:
+            if self._ffmpeg.wait() != 0 or self._failed:
                 raise SinkError(f"ffmpeg failed writing {self.path}: {self._ffmpeg_error()}")
         else:
             self._writer.release()

@@ -1,0 +1,120 @@
+"""One run of the live path: edit state and controls, stages wired into a pipeline, sinks, the report."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream.alignment import AlignmentTemplate
+from stream.capture import CaptureThread, VideoSource
+from stream.config import StreamConfig
+from stream.edit_state import EditState
+from stream.face_tracker import FaceTracker
+from stream.hud import draw_hud
+from stream.packet import Frame
+from stream.pipeline import Pipeline
+from stream.sinks import PreviewWindowSink, Sink
+from stream.stages import AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage
+from stream.terminal_keys import TerminalKeys
+
+
+@dataclass
+class Controls:
+    """Routes keys (window or terminal) through the keymap to the edit state; remembers what it did."""
+
+    state: EditState
+    keymap: dict[str, str]
+    log: list[str] = field(default_factory=list)
+
+    def on_key(self, name: str) -> None:
+        action = self.keymap.get(name)
+        if action is not None:
+            self.state.apply(action)
+            self.log.append(action)
+
+
+@dataclass
+class Session:
+    """Everything one run needs; `run()` returns the report. `lossless` (files offline) processes every
+    frame; otherwise capture keeps only the newest frame and a lost source is reopened with backoff."""
+
+    config: StreamConfig
+    engines: object  # engines.profiles.EngineSet: encoder, editor, attributes, backend
+    template: AlignmentTemplate
+    controls: Controls
+    source: VideoSource
+    sinks: list[Sink]
+    preview: PreviewWindowSink | None = None
+    lossless: bool = False
+    max_frames: int = 0
+    terminal_keys: bool = False
+    realtime: bool = False  # read a file at its own frame rate even when lossless
+    loop: bool = False  # restart a file input at its end
+    capture: CaptureThread = field(init=False)
+    pipeline: Pipeline = field(init=False)
+    _last: np.ndarray | None = field(init=False, default=None)
+    _shown_version: int = field(init=False, default=-1)
+
+    def __post_init__(self) -> None:
+        cfg, state = self.config, self.controls.state
+        pace = self.source.is_file and (self.realtime or not self.lossless)
+        self.capture = CaptureThread(self.source, lossless=self.lossless, pace=pace, reconnect=not self.lossless,
+                                     loop=self.loop, reconnect_max_s=cfg.reconnect_max_s)
+        self.tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
+        self.pipeline = Pipeline(
+            self.capture,
+            face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
+            latent_stages=[EditStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
+                           GenerateStage(self.engines.editor)],
+            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match), SinkStage(self.sinks)],
+            keep_alive=self.keep_alive,
+            should_stop=lambda: state.quit,
+            on_frame=self.on_frame,
+            max_frames=self.max_frames,
+        )
+        if self.preview is not None:
+            stats = self.pipeline.stats
+            self.preview.overlay = lambda img: draw_hud(img, stats.recent_fps(), stats.recent_stage_ms(),
+                                                        state.active(), state.bypass, state.selected)
+
+    def on_frame(self, frame: Frame) -> None:
+        self._last = frame.output
+        state = self.controls.state
+        if self.preview is not None and self._shown_version != state.version:
+            self._shown_version = state.version
+            self.preview.show_strengths({a: state.strength[a] if state.enabled[a] else 0.0 for a in state.attributes})
+
+    def keep_alive(self) -> None:
+        """No frame for a while. Camera lost: repeat the last frame to the live sinks (virtual camera,
+        window) so apps watching them do not freeze or drop us; otherwise keep the window responsive."""
+        if self._last is None:
+            return
+        if not self.capture.connected.is_set():
+            for sink in self.sinks:
+                if sink.name != "file":
+                    sink.send(self._last)
+        elif self.preview is not None:
+            self.preview.send(self._last)
+
+    def run(self) -> dict:
+        keys = None
+        if self.terminal_keys:
+            keys = TerminalKeys(self.controls.on_key)
+            keys.start()
+            print("keys: " + ", ".join(f"{k}={a}" for k, a in self.controls.keymap.items()))
+        started = time.perf_counter()
+        try:
+            stats = self.pipeline.run()
+        finally:
+            if keys is not None:
+                keys.stop()
+            self.tracker.close()
+            for sink in self.sinks:
+                sink.close()
+        state = self.controls.state
+        return stats.report(
+            input=str(self.source.spec), dropped=self.capture.dropped, engine=self.engines.backend,
+            blend=self.config.blend, faces=self.config.faces, edits=state.active(), bypass=state.bypass,
+            actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
+            sinks=[s.name for s in self.sinks])

@@ -1,0 +1,116 @@
+"""Real media and real engines for the stream tests: photos from scikit-image, videos the tests write,
+the real DCGAN generator with freshly initialised encoder and mapper checkpoints."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import mediapipe as mp
+import numpy as np
+import skimage.data
+import torch
+
+from engines.checkpoint import CheckpointHeader, save_checkpoint
+from engines.config import EngineConfig
+from engines.face_encoder import FaceEncoder
+from engines.mapper import L2LMapper
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR = REPO / "models/default/generator.safetensors"
+TEMPLATE = REPO / "models/default/alignment.json"
+DEMO_CLIP = REPO / "assets/demo_face.mp4"
+ATTRIBUTES = ["age", "gender", "beard", "glasses", "smile", "yaw"]
+
+
+def astronaut_bgr() -> np.ndarray:
+    """The astronaut photo (NASA, public domain), 512×512 BGR."""
+    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def webcam_frame(photo: np.ndarray, angle: float = 0.0, scale: float = 2.0, shift: tuple[float, float] = (0, 0),
+                 centre: tuple[float, float] = (222.0, 150.0), size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A 640×480 view of a photo as a webcam would frame the face (rotated, scaled, shifted)."""
+    m = cv2.getRotationMatrix2D(centre, angle, scale)
+    m[:, 2] += (size[0] / 2 - centre[0] + shift[0], size[1] / 2 - centre[1] + shift[1])
+    return cv2.warpAffine(photo, m, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def no_face_frame(size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A real photo without a face (scikit-image's coffee cup)."""
+    return cv2.resize(cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR), size, interpolation=cv2.INTER_AREA)
+
+
+def two_face_frame() -> np.ndarray:
+    """Two real faces side by side (the astronaut and her mirror image) in a 640×480 frame."""
+    face = webcam_frame(astronaut_bgr(), scale=1.2, size=(320, 480))
+    return np.concatenate([face, face[:, ::-1]], axis=1)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
+    """Write frames losslessly-enough (MJPEG, quality 100) so tests compare what the pipeline saw."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h),
+                             [cv2.VIDEOWRITER_PROP_QUALITY, 100])
+    assert writer.isOpened(), f"cannot write {path}"
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+def read_video(path: Path | str) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames
+
+
+def moving_face_clip(n: int, photo: np.ndarray | None = None) -> list[np.ndarray]:
+    """n frames of a slowly panning, rolling camera on the astronaut's face."""
+    photo = astronaut_bgr() if photo is None else photo
+    return [webcam_frame(photo, angle=3 * np.sin(i / 5), shift=(10 * np.sin(i / 7), 4 * np.cos(i / 6))) for i in range(n)]
+
+
+def mesh_landmarks(frame: np.ndarray, faces: int = 1) -> list[np.ndarray]:
+    """(468, 2) pixel landmarks of each face the face mesh finds in a still image."""
+    h, w = frame.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=faces) as mesh:
+        result = mesh.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    return [np.array([(p.x * w, p.y * h) for p in f.landmark]) for f in result.multi_face_landmarks or []]
+
+
+def hull_mask(frame_shape: tuple[int, ...], landmarks: list[np.ndarray], grow: int = 0) -> np.ndarray:
+    """Boolean mask of the faces' landmark hulls, optionally grown by `grow` pixels."""
+    mask = np.zeros(frame_shape[:2], np.uint8)
+    for lm in landmarks:
+        cv2.fillConvexPoly(mask, cv2.convexHull(lm.astype(np.int32)), 1)
+    if grow:
+        mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    return mask.astype(bool)
+
+
+def write_engine_checkpoints(folder: Path) -> EngineConfig:
+    """Random encoder and mapper (the mapper's last layer perturbed so edits change the render) next to
+    the real generator, as proper checkpoints; torch backend, one thread."""
+    torch.manual_seed(0)
+    enc_cfg = dict(latent_dim=100, channels=16, size=64)
+    encoder = save_checkpoint(folder / "encoder.safetensors", FaceEncoder(**enc_cfg).state_dict(),
+                              CheckpointHeader(network="face_encoder", config=enc_cfg))
+    map_cfg = dict(latent_dim=100, n_attributes=6, hidden=128, depth=3)
+    mapper = L2LMapper(**map_cfg)
+    torch.nn.init.normal_(mapper.out.weight, std=0.3)
+    mapper_path = save_checkpoint(folder / "mapper.safetensors", mapper.state_dict(),
+                                  CheckpointHeader(network="l2l_mapper", attributes=ATTRIBUTES, config=map_cfg))
+    return EngineConfig(backend="torch", generator=GENERATOR, encoder=encoder, mapper=mapper_path,
+                        cache_dir=folder / "cache", threads=1)
+
+
+def engine_flags(config: EngineConfig) -> list[str]:
+    """The CLI flags that point run.py at these checkpoints."""
+    return ["--engine", "torch", "--set", f'engine.encoder="{config.encoder}"', "--set",
+            f'engine.mapper="{config.mapper}"', "--set", f'engine.cache_dir="{config.cache_dir}"']
