@@ -50,7 +50,7 @@ def run_bench(nets: NetworkSet, config, backends: list[str], networks: list[str]
     """The bench report (see docs/performance.md for its fields)."""
     status = backend_status()
     skipped = {b: why for b, why in status.items() if why is not None and b in backends}
-    tried = [b for b in backends if status[b] is None]
+    tried = [b for b in ALL_BACKENDS if b in backends and status[b] is None]  # torch first: the reference
     report: dict = {"networks": {}, "p90_ms": {}, "max_abs_diff_vs_torch": {}, "build_s": {}}
     jobs = [(n, b) for n in networks for b in tried]
     for name, backend in tqdm(jobs, desc="bench", unit="engine"):

@@ -29,7 +29,8 @@ class EngineConfig:
     stylegan2_mapper: Path = Path("models/stylegan2/mapper.safetensors")
     resolution: int = 0  # stylegan2: 0 = the checkpoint's own; otherwise must match it
     trust_pickle: bool = False
-    precision: Literal["fp32", "fp16", "int8"] = "fp16"  # GPU backends only; CPU runs fp32
+    # trt and torch-cuda build at this precision; ort on CPU runs fp32, or the calibrated INT8 file when "int8"
+    precision: Literal["fp32", "fp16", "int8"] = "fp16"
     cuda_graphs: bool = True
     threads: int = 0  # ONNX Runtime intra-op threads on CPU; 0 = one per physical core
     cache_dir: Path = Path("cache")

@@ -18,7 +18,7 @@ from engines.editor import MapperGenerator
 from engines.engine import Engine, TensorSpec
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
-from engines.onnx_export import export_onnx
+from engines.onnx_export import export_onnx, int8_path
 from engines.stylegan2 import Generator, generator_config
 
 ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
@@ -112,17 +112,26 @@ def load_engines(config: EngineConfig, verbose: bool = True) -> EngineSet:
     )
 
 
-def build_engine(nets: NetworkSet, name: str, backend: str, config: EngineConfig, onnx_path: Path | None = None) -> Engine:
-    """One network on one backend ("torch", "torch-cuda", "ort", "ort-int8", "trt"); ONNX is exported on demand."""
-    if backend in ("ort", "ort-int8", "trt") and onnx_path is None:
-        onnx_path = onnx_file(nets, name, config)
-    return make_engine(name, backend, nets.module(name), nets.input_specs(name), OUTPUT_NAMES[name], onnx_path, config)
+def build_engine(nets: NetworkSet, name: str, backend: str, config: EngineConfig, calibrator=None) -> Engine:
+    """One network on one backend ("torch", "torch-cuda", "ort", "ort-int8", "trt"); ONNX is exported on demand.
+
+    With `engine.precision = "int8"`, "ort" runs the calibrated INT8 file when calibration has written one, and
+    "trt" builds INT8 with `calibrator` (a TensorRT IInt8Calibrator; not needed once the engine is cached).
+    """
+    onnx_path = onnx_file(nets, name, config) if backend in ("ort", "ort-int8", "trt") else None
+    if backend == "ort" and config.precision == "int8" and int8_path(onnx_path).is_file():
+        backend = "ort-int8"
+    module = nets.module(name)
+    return make_engine(name, backend, module, nets.input_specs(name), OUTPUT_NAMES[name], onnx_path, config, calibrator)
 
 
 def onnx_file(nets: NetworkSet, name: str, config: EngineConfig) -> Path:
     """The network's ONNX file under `<cache_dir>/onnx/`, exported now if absent or stale."""
-    path = onnx_dir(config) / f"{nets.profile}-{nets.resolution}-{name.replace('+', '_')}-{nets.weights_key()}.onnx"
+    stem = f"{nets.profile}-{nets.resolution}-{name.replace('+', '_')}"
+    path = onnx_dir(config) / f"{stem}-{nets.weights_key()}.onnx"
     if not path.is_file():
+        for stale in path.parent.glob(f"{stem}-*.onnx"):  # older weights or code, and their INT8 versions
+            stale.unlink()
         export_onnx(nets.module(name), nets.example_inputs(name), list(GRAPH_OUTPUT_NAMES[name]), path)
     return path
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from engines.engine import EngineError
 from engines.engine_cache import EngineCache
 from engines.onnx_export import export_onnx, int8_path
 from engines.ort_engine import OrtEngine
-from engines.profiles import OUTPUT_NAMES, load_networks, onnx_file
+from engines.profiles import OUTPUT_NAMES, build_engine, load_networks, onnx_file
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
 from engines.torch_engine import TorchEngine
 from settings import ConfigError, load_settings
@@ -122,6 +123,9 @@ def test_bench_times_every_backend_present_and_lists_the_others(nets, tmp_path):
     assert report["speedup_vs_torch"]["generator"]["ort"] > 0
     assert report["rss_mib"]["peak"] > 100
     assert report["setup"]["weights"]["generator"].endswith("generator.safetensors")
+    int8_config = replace(config, precision="int8")
+    assert build_engine(nets, "mapper", "ort", int8_config).backend == "ort-int8"
+    assert build_engine(nets, "generator", "ort", int8_config).backend == "ort"  # no INT8 file: stays fp32
 
 
 def test_ort_engine_from_a_path_renames_outputs_to_the_convention(nets, tmp_path):
