@@ -1,0 +1,108 @@
+"""`run.py train` and `run.py eval`: the default profile's training stages and the comparison with linear directions."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from training.config import TrainConfig
+
+STAGES = ("dataset", "regressor", "mapper", "encoder")
+
+
+def git_commit() -> str:
+    """HEAD of the repository the code runs from, recorded in every trained checkpoint."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _settings(args: argparse.Namespace) -> TrainConfig:
+    from settings import load_settings
+
+    overrides = [o if o.startswith("train.") else f"train.{o}" for o in args.set]
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    cfg = load_settings(args.config, overrides).train
+    torch.set_num_threads(cfg.threads)
+    return cfg
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a [train] setting, e.g. --set mapper.steps=2000 (repeatable)")
+    parser.add_argument("--seed", type=int, help="random seed (train.seed)")
+
+
+def main_train(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="run.py train", description="train the default profile stage by stage; "
+                                     "finished stages are skipped and interrupted ones resume")
+    _common(parser)
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
+    parser.add_argument("--force", action="store_true", help="redo the chosen stages from scratch")
+    args = parser.parse_args(argv)
+    from settings import ConfigError
+
+    try:
+        cfg = _settings(args)
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"--stages: unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from engines.checkpoint import CheckpointError
+
+    from training.pipeline import run_stage
+
+    try:
+        for stage in stages:
+            start = time.time()
+            outcome = run_stage(stage, cfg, force=args.force, commit=git_commit())
+            print(f"[{stage}] {outcome} ({time.time() - start:.0f} s)", flush=True)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main_eval(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="run.py eval", description="compare the L2L mapper with linear directions "
+                                     "at matched target change; writes JSON, CSV, Markdown and PNG grids")
+    _common(parser)
+    parser.add_argument("--out", type=Path, default=Path("out/eval"), help="folder for the table and grids")
+    parser.add_argument("--json", type=Path, help="where the JSON goes (default: OUT/eval.json)")
+    parser.add_argument("--models", type=Path, help="folder with mapper, regressor and directions "
+                        "(default: train.out_dir)")
+    parser.add_argument("--faces", type=int, help="faces per attribute (train.eval.faces)")
+    args = parser.parse_args(argv)
+    from settings import ConfigError
+
+    if args.faces is not None:
+        args.set.append(f"eval.faces={args.faces}")
+    try:
+        cfg = _settings(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from engines.checkpoint import CheckpointError
+
+    from training.report import run_evaluation
+
+    try:
+        written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0

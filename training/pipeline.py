@@ -1,0 +1,61 @@
+"""The training stages in order, each writing one file and skipped when that file exists."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from training.config import TrainConfig
+from training.frozen import load_identity_embedder, load_labeller
+from training.rendering import load_generator
+
+
+def stage_output(stage: str, cfg: TrainConfig) -> Path:
+    """The file a stage produces; its presence marks the stage done."""
+    return {
+        "dataset": cfg.cache_dir / "dataset" / "complete.json",
+        "regressor": cfg.out_dir / "regressor.safetensors",
+        "mapper": cfg.out_dir / "mapper.safetensors",
+        "encoder": cfg.out_dir / "encoder.safetensors",
+    }[stage]
+
+
+def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
+    """Run one stage unless its output exists; force restarts it from nothing."""
+    out = stage_output(stage, cfg)
+    state = cfg.cache_dir / f"{stage}_state.safetensors"
+    if force:
+        state.unlink(missing_ok=True)
+        if stage == "dataset":
+            shutil.rmtree(out.parent, ignore_errors=True)
+    elif out.is_file():
+        return f"done already: {out} (--force to redo)"
+    extra = {"training_commit": commit, "seed": cfg.seed}
+    generator = load_generator(cfg.generator)
+    if stage == "dataset":
+        from training.dataset import build_dataset
+
+        summary = build_dataset(cfg.dataset, generator, load_labeller().label, out.parent, cfg.seed)
+        return f"wrote {out.parent}: {summary['with_face']} of {summary['samples']} renders have a face"
+    if stage == "regressor":
+        from training.dataset import load_dataset
+        from training.linear import fit_directions, save_directions
+        from training.regressor import save_regressor, train_regressor
+
+        data = load_dataset(stage_output("dataset", cfg).parent)
+        save_directions(cfg.out_dir / "directions.safetensors", fit_directions(data.latents, data.labels),
+                        {**extra, "rows": len(data)})
+        net, stats = train_regressor(cfg.regressor, data, cfg.seed)
+        save_regressor(out, net, stats, cfg.regressor, extra)
+        return f"wrote {out} and directions.safetensors; held-out R² {stats['heldout_r2']}"
+    if stage == "mapper":
+        from training.mapper import train_mapper
+        from training.regressor import load_regressor
+
+        regressor, stats = load_regressor(stage_output("regressor", cfg))
+        losses = train_mapper(cfg.mapper, regressor, stats, generator, load_identity_embedder(), out, state,
+                              cfg.seed, extra)
+        return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
+    from training.encoder import train_encoder
+
+    losses = train_encoder(cfg.encoder, generator, load_identity_embedder(), out, state, cfg.seed, extra)
+    return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
