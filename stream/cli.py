@@ -91,7 +91,7 @@ def open_sinks(settings: Settings, controls: Controls, width: int, height: int, 
         sinks.append(VideoFileSink(output, width, height, fps))
     if cfg.virtualcam != "off":
         try:
-            cam = VirtualCameraSink(width, height, fps)
+            cam = VirtualCameraSink(width, height, fps, cfg.virtualcam_backend or None, cfg.virtualcam_device or None)
             print(f"virtual camera: {cam.device}")
             sinks.append(cam)
         except SinkError as e:

@@ -24,6 +24,8 @@ class StreamConfig:
     feather: float = 0.12  # mask feather, as a fraction of the face width
     color_match: bool = True  # replace mode: match the render's colours to the camera's face
     virtualcam: Literal["auto", "on", "off"] = "auto"
+    virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
+    virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one
     preview: Literal["auto", "on", "off"] = "auto"
     keymap: Path | None = None  # TOML keymap; None = the shipped stream/keymap.toml
     alignment: Path | None = None  # template JSON; None = models/<profile>/alignment.json, FFHQ's for stylegan2

@@ -95,15 +95,18 @@ def hull_mask(frame_shape: tuple[int, ...], landmarks: list[np.ndarray], grow: i
 
 
 def write_engine_checkpoints(folder: Path) -> EngineConfig:
-    """Random encoder and mapper (the mapper's last layer perturbed so edits change the render) next to
+    """Random encoder and mapper (scaled so latents and edits are as large as trained ones') next to
     the real generator, as proper checkpoints; torch backend, one thread."""
     torch.manual_seed(0)
     enc_cfg = dict(latent_dim=100, channels=16, size=64)
-    encoder = save_checkpoint(folder / "encoder.safetensors", FaceEncoder(**enc_cfg).state_dict(),
+    net = FaceEncoder(**enc_cfg)
+    with torch.no_grad():
+        net.to_latent.weight.mul_(60.0)  # latents of unit scale, as a trained encoder gives the generator
+    encoder = save_checkpoint(folder / "encoder.safetensors", net.state_dict(),
                               CheckpointHeader(network="face_encoder", config=enc_cfg))
     map_cfg = dict(latent_dim=100, n_attributes=6, hidden=128, depth=3)
     mapper = L2LMapper(**map_cfg)
-    torch.nn.init.normal_(mapper.out.weight, std=0.3)
+    torch.nn.init.normal_(mapper.out.weight, std=0.5)
     mapper_path = save_checkpoint(folder / "mapper.safetensors", mapper.state_dict(),
                                   CheckpointHeader(network="l2l_mapper", attributes=ATTRIBUTES, config=map_cfg))
     return EngineConfig(backend="torch", generator=GENERATOR, encoder=encoder, mapper=mapper_path,

@@ -1,0 +1,150 @@
+"""The whole live path on real video files with real engines (DCGAN generator, fresh encoder/mapper):
+a virtual camera receives every frame; faces are edited, everything else and face-less frames pass through."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import pyvirtualcam
+from pyvirtualcam import camera as pyvirtualcam_camera
+from stream_media import (TEMPLATE, engine_flags, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
+                          read_video, two_face_frame, write_engine_checkpoints, write_video)
+
+from engines.profiles import load_engines
+from stream.alignment import AlignmentTemplate
+from stream.capture import VideoSource
+from stream.cli import main_demo
+from stream.config import StreamConfig
+from stream.edit_state import EditState
+from stream.keymap import load_keymap
+from stream.session import Controls, Session
+from stream.sinks import VirtualCameraSink
+
+BACKEND = "livel2l-test"
+
+
+class RecordingCamera:
+    """A pyvirtualcam backend that keeps what it is sent (registered under BACKEND for these tests)."""
+
+    received: list[np.ndarray] = []
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw):
+        self.width, self.height = width, height
+
+    def send(self, frame: np.ndarray) -> None:
+        RecordingCamera.received.append(frame.reshape(self.height, self.width, 3).copy())
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return "recording-camera"
+
+    def native_fourcc(self) -> None:
+        return None
+
+
+@pytest.fixture(autouse=True)
+def recording_camera():
+    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
+    RecordingCamera.received = []
+    yield RecordingCamera.received
+    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)
+
+
+@pytest.fixture(scope="module")
+def engines_config(tmp_path_factory):
+    return write_engine_checkpoints(tmp_path_factory.mktemp("engines"))
+
+
+def demo(tmp_path, engines_config, clip, *extra: str) -> dict:
+    report = tmp_path / "report.json"
+    rc = main_demo(["--input", str(clip), "--output", str(tmp_path / "out.mp4"), "--report", str(report),
+                    "--virtualcam", "--set", f'stream.virtualcam_backend="{BACKEND}"', *engine_flags(engines_config),
+                    *extra])
+    assert rc == 0
+    return json.loads(report.read_text())
+
+
+def test_demo_edits_faces_only_and_the_virtual_camera_gets_every_frame(tmp_path, engines_config, recording_camera):
+    frames = moving_face_clip(12)
+    clip = write_video(tmp_path / "face.avi", frames)
+    report = demo(tmp_path, engines_config, clip, "--edit", "beard=+2,age=+2")
+    inputs = read_video(clip)
+    assert len(recording_camera) == 12
+    assert all(f.shape == (480, 640, 3) and f.dtype == np.uint8 for f in recording_camera)
+    outside, inside = [], []
+    for src, out in zip(inputs[::3], recording_camera[::3]):
+        landmarks = mesh_landmarks(src)
+        diff = np.abs(out.astype(int) - src.astype(int)).mean(2)
+        outside.append(diff[~hull_mask(src.shape, landmarks, grow=6)].mean())
+        inside.append(diff[hull_mask(src.shape, landmarks)].mean())
+    assert max(outside) < 0.05  # the tracked hull may sit a few px off the still-image mesh; nothing beyond
+    assert min(inside) > 2.0
+    written = read_video(tmp_path / "out.mp4")
+    assert len(written) == 12 and written[0].shape == (480, 640, 3)
+    assert report["frames"] == 12 and report["faces_edited"] == 12 and report["dropped"] == 0
+    assert set(report["stage_ms"]) == {"capture", "detect", "align", "edit", "encode", "generate", "blend", "sink"}
+    assert report["fps"] > 0 and report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
+    assert report["edits"] == {"age": 2.0, "beard": 2.0}
+
+
+def test_frames_without_a_face_pass_through_unchanged(tmp_path, engines_config, recording_camera):
+    clip = write_video(tmp_path / "coffee.avi", [np.roll(no_face_frame(), 3 * i, axis=1) for i in range(6)])
+    report = demo(tmp_path, engines_config, clip, "--edit", "beard=+2")
+    inputs = read_video(clip)
+    assert len(recording_camera) == 6
+    for src, out in zip(inputs, recording_camera):
+        np.testing.assert_array_equal(out, src)
+    assert report["faces_edited"] == 0 and report["frames_with_faces"] == 0
+
+
+@pytest.mark.parametrize("policy,per_frame", [("all", 2), ("largest", 1)])
+def test_face_policy_decides_how_many_faces_are_edited(tmp_path, engines_config, policy, per_frame):
+    clip = write_video(tmp_path / "two.avi", [two_face_frame()] * 4)
+    report = demo(tmp_path, engines_config, clip, "--faces", policy, "--edit", "smile=+1")
+    assert report["faces_edited"] == 4 * per_frame
+
+
+def test_replace_mode_runs_and_stays_inside_the_face(tmp_path, engines_config, recording_camera):
+    clip = write_video(tmp_path / "face.avi", moving_face_clip(4))
+    demo(tmp_path, engines_config, clip, "--blend", "replace", "--edit", "age=+1")
+    src = read_video(clip)[0]
+    diff = np.abs(recording_camera[0].astype(int) - src.astype(int)).mean(2)
+    mask = hull_mask(src.shape, mesh_landmarks(src), grow=6)
+    assert diff[~mask].max() == 0 and diff[mask].mean() > 2.0
+
+
+def test_virtual_camera_keeps_getting_the_last_frame_while_the_camera_is_lost(tmp_path, engines_config,
+                                                                             recording_camera):
+    path = write_video(tmp_path / "camera.avi", moving_face_clip(10))
+    engines = load_engines(engines_config, verbose=False)
+    config = StreamConfig(reconnect_max_s=0.2)
+    state = EditState(engines.attributes, {"beard": 1.0})
+    controls = Controls(state, load_keymap(None, engines.attributes))
+    source = VideoSource(f"file:{path}")  # a stream: its end is a loss, like an unplugged camera
+    source.open()
+    sink = VirtualCameraSink(640, 480, 25, backend=BACKEND)
+    session = Session(config, engines, AlignmentTemplate.load(TEMPLATE), controls, source, [sink])
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(session.run()))
+    runner.start()
+    time.sleep(0.1)
+    path.rename(tmp_path / "unplugged.avi")
+    deadline = time.time() + 10
+    while session.capture.connected.is_set() and time.time() < deadline:
+        time.sleep(0.05)
+    sent_when_lost = len(recording_camera)
+    time.sleep(1.0)
+    kept_alive = len(recording_camera) - sent_when_lost
+    (tmp_path / "unplugged.avi").rename(path)
+    assert session.capture.connected.wait(5.0)
+    time.sleep(0.5)
+    state.apply("quit")
+    runner.join(10)
+    assert kept_alive >= 5  # the virtual camera saw the last frame repeated, not silence
+    assert all(f.shape == (480, 640, 3) for f in recording_camera)
+    assert result["frames"] > 10  # frames flowed again after the camera came back
