@@ -55,7 +55,8 @@ class EditState:
         """Advance the ramp by one frame and return the Δ to apply now."""
         with self._lock:
             target = self.target()
-            rate = np.maximum(np.abs(target), np.abs(self._current)) / self.ramp_frames
+            strength = np.abs([self.strength[a] for a in self.attributes])
+            rate = np.maximum(strength, np.abs(self._current)) / self.ramp_frames  # full strength in ramp_frames
             self._current = self._current + np.clip(target - self._current, -rate, rate)
             return self._current.copy()
 
