@@ -141,9 +141,10 @@ def onnx_dir(config: EngineConfig) -> Path:
 
 
 def load_networks(config: EngineConfig, random_missing: bool = False) -> NetworkSet:
-    """The configured profile's torch networks; `random_missing` puts random weights where a default file is absent."""
+    """The configured profile's torch networks; `random_missing` (bench only) puts random weights where the
+    encoder or mapper file of the default profile, or the stylegan2 mapper, is absent."""
     if config.profile == "stylegan2":
-        return _load_stylegan2(config)
+        return _load_stylegan2(config, random_missing)
     return _load_default(config, random_missing)
 
 
@@ -190,7 +191,7 @@ def _check_fit(enc_dim: int, map_dim: int, gen_dim: int, n_attr: int, map_attr: 
         raise CheckpointError(f"{weights['mapper']}: header lists {n_attr} attributes but the mapper takes {map_attr}; re-save it")
 
 
-def _load_stylegan2(config: EngineConfig) -> NetworkSet:
+def _load_stylegan2(config: EngineConfig, random_missing: bool) -> NetworkSet:
     e4e_path = resolve_path(config.e4e_checkpoint)
     inversion, generator, _ = load_e4e(e4e_path, config.trust_pickle)
     weights = {"encoder": str(e4e_path), "generator": str(e4e_path)}
@@ -202,11 +203,16 @@ def _load_stylegan2(config: EngineConfig) -> NetworkSet:
         raise CheckpointError(f"{weights['generator']}: generator is {generator.size} px but engine.resolution = {config.resolution}; set it to 0 or {generator.size}")
     latent_shape = (generator.n_latent, generator.style_dim)
     map_path = resolve_path(config.stylegan2_mapper)
-    sd, head = load_checkpoint(map_path, "l2l_mapper")
-    mapper = L2LMapper(**head.config)
-    load_state_into(mapper, sd, map_path)
-    weights["mapper"] = str(map_path)
-    attributes = tuple(head.attributes) or ATTRIBUTES
+    attributes = ATTRIBUTES
+    if map_path.is_file() or not random_missing:
+        sd, head = load_checkpoint(map_path, "l2l_mapper")
+        mapper = L2LMapper(**head.config)
+        load_state_into(mapper, sd, map_path)
+        weights["mapper"] = str(map_path)
+        attributes = tuple(head.attributes) or ATTRIBUTES
+    else:
+        mapper = L2LMapper(latent_dim=generator.n_latent * generator.style_dim, n_attributes=len(ATTRIBUTES))
+        weights["mapper"] = "random"
     _check_fit(inversion.encoder.style_count * generator.style_dim, mapper.latent_dim, generator.n_latent * generator.style_dim, len(attributes), mapper.n_attributes, weights)
     return NetworkSet("stylegan2", inversion, mapper.eval(), generator, generator.size, latent_shape, attributes, weights)
 

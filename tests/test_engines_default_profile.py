@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import skimage.data
 import torch
@@ -126,3 +127,17 @@ def test_export_command_reports_a_missing_checkpoint_in_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {tmp_path / 'none.safetensors'}: no such checkpoint file; check the path or run the step that creates it"
+
+
+def test_export_command_writes_one_onnx_per_network(profile, capsys):
+    from engines.export import main as export_main
+
+    rc = export_main(["--set", f"engine.encoder='{profile.encoder}'", "--set", f"engine.mapper='{profile.mapper}'",
+                      "--set", f"engine.cache_dir='{profile.cache_dir}'"])
+    assert rc == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["encoder", "mapper", "generator", "mapper+generator"]
+    for line in lines:
+        path = Path(line.split(": ", 1)[1])
+        assert path.parent == profile.cache_dir / "onnx" and path.suffix == ".onnx"
+        onnx.checker.check_model(str(path))
