@@ -66,9 +66,11 @@ def make_engine(
     if backend == "torch-cuda":
         return TorchEngine(name, module, inputs, output_names, device="cuda", half=config.precision != "fp32", cuda_graph=config.cuda_graphs)
     if backend == "ort":
-        return OrtEngine(name, onnx_path, threads=config.threads, cache_dir=cache_dir, output_names=output_names)
+        providers = ort_providers(cache_dir, fp16=config.precision != "fp32")
+        return OrtEngine(name, onnx_path, threads=config.threads, providers=providers, output_names=output_names)
     if backend == "ort-int8":
-        return OrtEngine(name, int8_path(onnx_path), threads=config.threads, cache_dir=cache_dir, backend="ort-int8", providers=ort_providers(cache_dir, fp16=False), output_names=output_names)
+        providers = ort_providers(cache_dir, fp16=False)
+        return OrtEngine(name, int8_path(onnx_path), threads=config.threads, backend="ort-int8", providers=providers, output_names=output_names)
     if backend == "trt":
         return TrtEngine(name, onnx_path, EngineCache(cache_dir / "trt"), config.precision, calibrator, output_names)
     raise EngineError(f"{name}: unknown backend '{backend}'; choose one of {', '.join(ALL_BACKENDS)}")

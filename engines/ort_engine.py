@@ -59,7 +59,6 @@ class OrtEngine:
         name: str,
         onnx_path: str | Path,
         threads: int = 0,
-        cache_dir: Path | None = None,
         backend: str = "ort",
         providers: list | None = None,
         output_names: tuple[str, ...] | None = None,
@@ -72,7 +71,7 @@ class OrtEngine:
             raise EngineError(f"{name}/{backend}: ONNX file {self.path} missing; run `{fix}`")
         try:
             self.session = ort.InferenceSession(
-                str(self.path), sess_options=session_options(threads), providers=providers or ort_providers(cache_dir)
+                str(self.path), sess_options=session_options(threads), providers=providers or ort_providers()
             )
         except Exception as e:  # onnxruntime raises its own exception types per failure
             raise EngineError(f"{name}/{backend}: ONNX Runtime cannot load {self.path} ({str(e).splitlines()[0]})") from None

@@ -141,3 +141,10 @@ def test_export_command_writes_one_onnx_per_network(profile, capsys):
         path = Path(line.split(": ", 1)[1])
         assert path.parent == profile.cache_dir / "onnx" and path.suffix == ".onnx"
         onnx.checker.check_model(str(path))
+
+
+def test_auto_engine_says_in_one_line_which_backend_it_took(profile, capsys):
+    engines = load_engines(replace(profile, backend="auto"))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"engine: {engines.backend} (auto: ")
+    assert engines.editor.backend == engines.backend
