@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ class CaptureThread(threading.Thread):
     stream ended) is reopened with exponential backoff."""
 
     def __init__(self, source: VideoSource, lossless: bool = False, pace: bool = False, reconnect: bool = True,
-                 loop: bool = False, reconnect_max_s: float = 5.0, on_status=print):
+                 loop: bool = False, reconnect_max_s: float = 5.0, on_status: Callable[[str], None] = print):
         super().__init__(name="capture", daemon=True)
         self.source = source
         self.lossless = lossless

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from stream.pipeline import Pipeline
 from stream.sinks import PreviewWindowSink, Sink
 from stream.stages import AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage
 from stream.terminal_keys import TerminalKeys
+
+if TYPE_CHECKING:
+    from engines.profiles import EngineSet
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Session:
     frame; otherwise capture keeps only the newest frame and a lost source is reopened with backoff."""
 
     config: StreamConfig
-    engines: object  # engines.profiles.EngineSet: encoder, editor, attributes, backend
+    engines: EngineSet
     template: AlignmentTemplate
     controls: Controls
     source: VideoSource

@@ -113,8 +113,8 @@ class GenerateStage:
 
     def process(self, frame: Frame) -> None:
         faces = [f for f in frame.faces if f.latent is not None]
-        if frame.bypass or not faces:
-            return
+        if frame.bypass or not faces or not np.any(frame.delta):
+            return  # nothing to change: the frame passes through as the camera gave it
         latents = np.stack([f.latent for f in faces]).astype(np.float32)
         deltas = np.repeat(frame.delta[None].astype(np.float32), len(faces), 0)
         out = run_batched(self.editor, {"latent": latents, "delta": deltas})
@@ -133,7 +133,7 @@ class BlendStage:
 
     def process(self, frame: Frame) -> None:
         faces = [f for f in frame.faces if f.edited is not None]
-        if frame.bypass or not faces or not np.any(frame.delta) and self.mode == "delta":
+        if frame.bypass or not faces:
             frame.output = frame.image
             return
         out = frame.image.copy()

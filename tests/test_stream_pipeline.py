@@ -148,3 +148,11 @@ def test_virtual_camera_keeps_getting_the_last_frame_while_the_camera_is_lost(tm
     assert kept_alive >= 5  # the virtual camera saw the last frame repeated, not silence
     assert all(f.shape == (480, 640, 3) for f in recording_camera)
     assert result["frames"] > 10  # frames flowed again after the camera came back
+
+
+def test_with_no_edit_active_faces_pass_through_untouched(tmp_path, engines_config, recording_camera):
+    clip = write_video(tmp_path / "face.avi", moving_face_clip(4))
+    report = demo(tmp_path, engines_config, clip, "--edit", "")
+    for src, out in zip(read_video(clip), recording_camera):
+        np.testing.assert_array_equal(out, src)
+    assert report["frames_with_faces"] == 4 and report["faces_edited"] == 0
