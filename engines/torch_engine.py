@@ -1,11 +1,27 @@
 """torch engine: eager fp32 on CPU; on CUDA fp16, channels_last and one captured CUDA graph per network."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
 
 from engines.engine import TensorSpec
+
+
+def prepare_module(module: nn.Module, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
+    """A copy on `device` in `dtype` with 4-D weights channels_last (the layout fp16 tensor-core convolutions want).
+
+    A copy because `.to()` converts in place and the caller's module may also feed other engines or ONNX export;
+    only 4-D tensors change layout (StyleGAN2 keeps 5-D modulated weights).
+    """
+    module = copy.deepcopy(module).eval().to(device, dtype)
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            if t.ndim == 4:
+                t.data = t.data.contiguous(memory_format=torch.channels_last)
+    return module
 
 
 class TorchEngine:
@@ -17,9 +33,7 @@ class TorchEngine:
         cuda = self.device.type == "cuda"
         self.backend = "torch-cuda" if cuda else "torch"
         self.dtype = torch.float16 if cuda and half else torch.float32
-        self.module = module.eval().to(self.device, self.dtype)
-        if cuda:
-            self.module = self.module.to(memory_format=torch.channels_last)
+        self.module = prepare_module(module, self.device, self.dtype) if cuda else module.eval()
         self.inputs = inputs
         self.static = {s.name: torch.zeros(s.shape, device=self.device, dtype=self.dtype) for s in inputs}
         first = self._run()

@@ -18,8 +18,9 @@ from engines.engine_cache import EngineCache
 from engines.onnx_export import export_onnx, int8_path
 from engines.ort_engine import OrtEngine
 from engines.profiles import OUTPUT_NAMES, build_engine, load_networks, onnx_file
+from engines.stylegan2 import Generator
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
-from engines.torch_engine import TorchEngine
+from engines.torch_engine import TorchEngine, prepare_module
 from settings import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,3 +166,18 @@ def test_tensorrt_engine_builds_once_and_matches_ort(nets, tmp_path):
     stamp = os.stat(built[0]).st_mtime_ns
     TrtEngine("generator", path, cache, "fp16")
     assert os.stat(built[0]).st_mtime_ns == stamp  # second load came from the cache
+
+
+def test_gpu_preparation_copies_and_keeps_the_maths(nets):
+    """The torch-cuda conversion (copy, dtype, channels_last) run on the CPU in fp32."""
+    module = nets.module("mapper+generator")
+    prepared = prepare_module(module, "cpu", torch.float32)
+    assert prepared is not module and prepared.generator.blocks[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert module.generator.blocks[1][0].weight.is_contiguous()  # the caller's module is untouched
+    feeds = nets.example_inputs("mapper+generator")
+    with torch.no_grad():
+        for a, b in zip(prepared(*feeds.values()), module(*feeds.values())):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    with torch.device("meta"):
+        sg2 = prepare_module(Generator(256), "meta", torch.float16)
+    assert sg2.convs[0].conv.weight.dtype == torch.float16 and sg2.convs[0].conv.weight.ndim == 5
