@@ -1,9 +1,13 @@
-"""Per-frame timings gathered while the pipeline runs, summarised as the run report."""
+"""Per-frame timings gathered while the pipeline runs, summarised as the run report.
+
+Means cover the whole run; percentiles cover the most recent WINDOW frames, so hours of live use
+keep memory flat."""
 from __future__ import annotations
 
 import json
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,11 @@ import numpy as np
 from stream.packet import Frame
 
 STAGES = ("capture", "detect", "align", "edit", "encode", "generate", "blend", "sink")
+WINDOW = 20_000
+
+
+def _window() -> deque:
+    return deque(maxlen=WINDOW)
 
 
 @dataclass
@@ -22,23 +31,27 @@ class RunStats:
     frames_with_faces: int = 0
     first_capture: float | None = None
     last_done: float | None = None
-    latencies_ms: list[float] = field(default_factory=list)
-    stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    latencies_ms: deque = field(default_factory=_window)
+    stage_ms: dict[str, deque] = field(default_factory=lambda: {s: _window() for s in STAGES})
+    stage_total_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     recent_done: deque = field(default_factory=lambda: deque(maxlen=30))
 
     def add(self, frame: Frame, done_at: float) -> None:
         self.frames += 1
-        edited = sum(f.edited is not None for f in frame.faces) if frame.output is not frame.image else 0
-        self.faces_edited += edited
+        if frame.output is not frame.image:
+            self.faces_edited += sum(f.edited is not None for f in frame.faces)
         self.frames_with_faces += bool(frame.faces)
         self.first_capture = frame.captured_at if self.first_capture is None else self.first_capture
         self.last_done = done_at
         self.latencies_ms.append((done_at - frame.captured_at) * 1e3)
         for name in STAGES:
-            self.stage_ms[name].append(frame.stage_ms.get(name, 0.0))
+            ms = frame.stage_ms.get(name, 0.0)
+            self.stage_ms[name].append(ms)
+            self.stage_total_ms[name] += ms
         self.recent_done.append(done_at)
 
     def fps(self) -> float:
+        """Frames out per second of wall time, from the first capture to the last frame out."""
         if self.frames < 2 or self.first_capture is None or self.last_done is None:
             return 0.0
         return self.frames / (self.last_done - self.first_capture)
@@ -49,17 +62,18 @@ class RunStats:
         return (len(self.recent_done) - 1) / max(self.recent_done[-1] - self.recent_done[0], 1e-6)
 
     def recent_stage_ms(self, n: int = 30) -> dict[str, float]:
-        return {s: float(np.mean(v[-n:])) if v else 0.0 for s, v in self.stage_ms.items()}
+        return {s: float(np.mean(list(islice(reversed(v), n)))) if v else 0.0 for s, v in self.stage_ms.items()}
 
     def report(self, **extra) -> dict:
         lat = np.asarray(self.latencies_ms or [0.0])
+        n = max(self.frames, 1)
         return {
             "frames": self.frames,
             "faces_edited": self.faces_edited,
             "frames_with_faces": self.frames_with_faces,
             "fps": round(self.fps(), 2),
             "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 2), "p95": round(float(np.percentile(lat, 95)), 2)},
-            "stage_ms": {s: round(float(np.mean(v)), 3) if v else 0.0 for s, v in self.stage_ms.items()},
+            "stage_ms": {s: round(total / n, 3) for s, total in self.stage_total_ms.items()},
             "stage_ms_p95": {s: round(float(np.percentile(v, 95)), 3) if v else 0.0 for s, v in self.stage_ms.items()},
             **extra,
         }
