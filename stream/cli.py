@@ -99,7 +99,7 @@ def open_sinks(settings: Settings, controls: Controls, width: int, height: int, 
                 raise
             print(f"virtual camera off: {e}")
     if cfg.preview == "on" or cfg.preview == "auto" and display_available():
-        preview = PreviewWindowSink(controls.state.attributes, controls.on_key, controls.state.set_strength)
+        preview = PreviewWindowSink(controls.state.slider_values(), controls.on_key, controls.state.set_strength)
         sinks.append(preview)
     return sinks, preview
 

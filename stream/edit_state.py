@@ -60,6 +60,10 @@ class EditState:
             self._current = self._current + np.clip(target - self._current, -rate, rate)
             return self._current.copy()
 
+    def slider_values(self) -> dict[str, float]:
+        """What each attribute's slider shows: its strength when on, zero when off."""
+        return {a: self.strength[a] if self.enabled[a] else 0.0 for a in self.attributes}
+
     def active(self) -> dict[str, float]:
         """Attributes switched on, with their strengths."""
         return {a: self.strength[a] for a in self.attributes if self.enabled[a]}

@@ -12,7 +12,7 @@ def draw_hud(frame: np.ndarray, fps: float, stage_ms: dict[str, float], active: 
     edits = "BYPASS" if bypass else (", ".join(f"{k} {v:+.2f}" for k, v in active.items()) or "no edits")
     lines = [f"{fps:5.1f} fps   selected: {selected}", edits,
              " ".join(f"{k[:3]} {v:.1f}" for k, v in stage_ms.items())]
-    scale = max(0.4, frame.shape[1] / 1600)
+    scale = max(0.45, frame.shape[1] / 1400)
     for i, text in enumerate(lines):
         y = int(18 * scale / 0.4 * (i + 1))
         cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)

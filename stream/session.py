@@ -87,7 +87,7 @@ class Session:
         state = self.controls.state
         if self.preview is not None and self._shown_version != state.version:
             self._shown_version = state.version
-            self.preview.show_strengths({a: state.strength[a] if state.enabled[a] else 0.0 for a in state.attributes})
+            self.preview.show_strengths(state.slider_values())
 
     def keep_alive(self) -> None:
         """No frame for a while. Camera lost: repeat the last frame to the live sinks (virtual camera,

@@ -171,31 +171,41 @@ class PreviewWindowSink:
     name = "preview"
     title = "LiveL2L"
     SLIDER_RANGE = 2.0  # sliders span −2…+2 standard deviations in 0.05 steps
+    SLIDER_HEIGHT = 25  # pixels a slider row takes below the image (Qt), so the image shows at 1:1
 
-    def __init__(self, attributes: tuple[str, ...], on_key: Callable[[str], None],
+    def __init__(self, values: dict[str, float], on_key: Callable[[str], None],
                  on_slider: Callable[[str, float], None]):
         if not display_available():
             raise SinkError("no display for the preview window; run with --no-preview, or set DISPLAY (e.g. xvfb-run)")
-        self.attributes = attributes
         self.on_key = on_key
         self._on_slider = on_slider
+        self._ready = False  # some HighGUI backends call the slider callback while creating it
+        self._sized = False
+        self._sliders = len(values)
         self.overlay: Callable[[np.ndarray], np.ndarray] | None = None
         cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         steps = int(2 * self.SLIDER_RANGE / 0.05)
-        for name in attributes:
-            cv2.createTrackbar(name, self.title, steps // 2, steps, lambda pos, a=name: self._slider(a, pos))
+        for name, value in values.items():
+            cv2.createTrackbar(name, self.title, self._position(value), steps, lambda pos, a=name: self._slider(a, pos))
+        self._ready = True
+
+    def _position(self, value: float) -> int:
+        return int(round((value + self.SLIDER_RANGE) / 0.05))
 
     def _slider(self, attribute: str, pos: int) -> None:
-        self._on_slider(attribute, round(pos * 0.05 - self.SLIDER_RANGE, 2))
+        if self._ready:
+            self._on_slider(attribute, round(pos * 0.05 - self.SLIDER_RANGE, 2))
 
     def show_strengths(self, values: dict[str, float]) -> None:
         """Move the sliders to the edit state (after hotkeys changed it)."""
         for name, value in values.items():
-            pos = int(round((value + self.SLIDER_RANGE) / 0.05))
-            if cv2.getTrackbarPos(name, self.title) != pos:
-                cv2.setTrackbarPos(name, self.title, pos)
+            if cv2.getTrackbarPos(name, self.title) != self._position(value):
+                cv2.setTrackbarPos(name, self.title, self._position(value))
 
     def send(self, frame: np.ndarray) -> None:
+        if not self._sized:
+            cv2.resizeWindow(self.title, frame.shape[1], frame.shape[0] + self.SLIDER_HEIGHT * self._sliders)
+            self._sized = True
         cv2.imshow(self.title, self.overlay(frame) if self.overlay else frame)
         name = key_name(cv2.waitKeyEx(1))
         if name is not None:
