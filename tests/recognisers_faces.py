@@ -1,0 +1,70 @@
+"""Real faces for the recogniser tests: aligned photo crops (scikit-image) and default-generator renders."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import skimage.data
+import torch
+
+from engines.checkpoint import load_checkpoint, load_state_into
+from engines.dcgan import DCGANGenerator
+from recognisers.face_mesh import FaceMesher
+from stream.alignment import AlignmentTemplate, align_face, face_keypoints
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def aligned_crops(photos: list[np.ndarray], size: int = 64) -> list[np.ndarray | None]:
+    """Align photos the way the live pipeline does (the renders' template), None where no face is found."""
+    template = AlignmentTemplate.load(ROOT / "models/default/alignment.json")
+    template = AlignmentTemplate(size=size, points=template.points * size / template.size)
+    mesher = FaceMesher()
+    crops = []
+    for photo in photos:
+        landmarks, found = mesher(photo[None])
+        crops.append(align_face(photo, face_keypoints(landmarks[0]), template)[0] if found[0] else None)
+    mesher.close()
+    return crops
+
+
+def astronaut_photo() -> np.ndarray:
+    """Eileen Collins' head and shoulders from skimage's astronaut photo (256×256 RGB)."""
+    return np.ascontiguousarray(skimage.data.astronaut()[0:256, 110:366])
+
+
+def lfw_photos(count: int) -> list[np.ndarray]:
+    """The first `count` LFW faces of skimage's lfw_subset (different people), as 128×128 RGB."""
+    faces = skimage.data.lfw_subset()[:count]
+    return [cv2.resize(np.repeat((f[..., None] * 255).astype(np.uint8), 3, 2), (128, 128), interpolation=cv2.INTER_CUBIC) for f in faces]
+
+
+def renders(indices: list[int], seed: int = 0, pool: int = 1000) -> np.ndarray:
+    """Default-generator renders uint8 (K,64,64,3): latents `indices` of `pool` drawn with `seed`
+    (the numbering of scripts/recogniser_grids.py)."""
+    path = ROOT / "models/default/generator.safetensors"
+    tensors, header = load_checkpoint(path, "dcgan_generator")
+    g = DCGANGenerator(**header.config)
+    load_state_into(g, tensors, path)
+    g.eval()
+    z = torch.randn(pool, g.latent_dim, generator=torch.Generator().manual_seed(seed))[indices]
+    with torch.no_grad():
+        x = g(z)
+    return ((x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+
+
+def augmentations(image: np.ndarray) -> dict[str, np.ndarray]:
+    """Same face, different picture: mirror, blur, dimmer and warmer light, a 2-pixel shift."""
+    light = np.clip(image.astype(np.float32) * np.array([0.8, 0.75, 0.7]) + 20, 0, 255).astype(np.uint8)
+    return {
+        "flip": np.ascontiguousarray(image[:, ::-1]),
+        "blur": cv2.GaussianBlur(image, (0, 0), 0.8),
+        "light": light,
+        "shift": np.roll(image, 2, axis=1),
+    }
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N,H,W,3) → float (N,3,H,W) in [-1,1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
