@@ -104,14 +104,15 @@ def wait_for(check, timeout: float = 60.0) -> bool:
 
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool")
 def test_window_hotkeys_change_the_edit_state(tmp_path, live_command):
-    display = f":{90 + os.getpid() % 50}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24"], stderr=subprocess.DEVNULL)
-    env = {**os.environ, "DISPLAY": display}
+    # -displayfd: Xvfb picks a free display number and tells us which.
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    env = {**os.environ, "DISPLAY": f":{xvfb.stdout.readline().strip()}"}
     report = tmp_path / "report.json"
+    log = tmp_path / "live.log"
     live = None
     try:
-        time.sleep(1.0)
-        live = subprocess.Popen(live_command(report, "--preview"), env=env, stdout=subprocess.PIPE,
+        live = subprocess.Popen(live_command(report, "--preview"), env=env, stdout=log.open("w"),
                                 stderr=subprocess.STDOUT)
         window: list[str] = []
 
@@ -120,12 +121,12 @@ def test_window_hotkeys_change_the_edit_state(tmp_path, live_command):
             window[:] = out.stdout.split()
             return bool(window)
 
-        assert wait_for(find_window), "the preview window never opened"
+        assert wait_for(find_window), f"the preview window never opened: {log.read_text()[-2000:]}"
         time.sleep(1.0)
         for key in ("3", "plus", "b", "b", "q"):
             subprocess.run(["xdotool", "key", "--window", window[0], key], env=env, check=True)
             time.sleep(0.4)
-        assert live.wait(30) == 0, live.stdout.read().decode(errors="replace")[-2000:]
+        assert live.wait(30) == 0, log.read_text()[-2000:]
     finally:
         if live is not None and live.poll() is None:
             live.kill()
