@@ -21,6 +21,13 @@ class SinkError(RuntimeError):
     """A sink cannot start; the message says why and how to fix it."""
 
 
+def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The frame at the size a sink was opened with (a camera may come back at another resolution)."""
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return frame
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+
+
 class Sink(Protocol):
     name: str
 
@@ -50,6 +57,7 @@ class VideoFileSink:
     def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 14):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.width, self.height = width, height
         self._writer: cv2.VideoWriter | None = None
         self._ffmpeg: subprocess.Popen | None = None
         ffmpeg = find_ffmpeg() if self.path.suffix.lower() in (".mp4", ".mov", ".mkv") else None
@@ -78,6 +86,7 @@ class VideoFileSink:
                 raise SinkError(f"cannot write video {self.path}; use a .mp4, .mkv or .avi path in a writable folder")
 
     def send(self, frame: np.ndarray) -> None:
+        frame = fit_frame(frame, self.width, self.height)
         if self._ffmpeg is None:
             self._writer.write(frame)
             return
@@ -126,9 +135,10 @@ class VirtualCameraSink:
         except RuntimeError as e:
             raise SinkError(f"no virtual camera ({str(e).splitlines()[0]}); {virtualcam_fix()}") from None
         self.device = self._cam.device
+        self.width, self.height = width, height
 
     def send(self, frame: np.ndarray) -> None:
-        self._cam.send(np.ascontiguousarray(frame))
+        self._cam.send(np.ascontiguousarray(fit_frame(frame, self.width, self.height)))
 
     def close(self) -> None:
         self._cam.close()

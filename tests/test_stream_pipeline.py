@@ -156,3 +156,11 @@ def test_with_no_edit_active_faces_pass_through_untouched(tmp_path, engines_conf
     for src, out in zip(read_video(clip), recording_camera):
         np.testing.assert_array_equal(out, src)
     assert report["frames_with_faces"] == 4 and report["faces_edited"] == 0
+
+
+def test_a_camera_that_returns_at_another_resolution_still_fits_the_virtual_camera(recording_camera):
+    sink = VirtualCameraSink(640, 480, 25, backend=BACKEND)
+    small = moving_face_clip(1)[0][::2, ::2].copy()  # 320×240
+    sink.send(small)
+    sink.close()
+    assert recording_camera[0].shape == (480, 640, 3)
