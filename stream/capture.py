@@ -150,6 +150,7 @@ class CaptureThread(threading.Thread):
                 if not self._reopen():
                     break
                 self.connected.set()
+                start = time.perf_counter() - index * period  # pace from now on, no burst to catch up
                 continue
             media_time = index / self.source.fps if self.source.is_file and self.source.fps > 0 else t1 - start
             self._put(Frame(index, image, t1, media_time, {"capture": (t1 - t0) * 1e3}))
