@@ -48,7 +48,7 @@ class MapperConfig:
 @dataclass
 class EncoderConfig:
     channels: int = 32
-    steps: int = 1200
+    steps: int = 900
     batch: int = 64
     lr: float = 5e-4
     latent_weight: float = 0.2  # high values pull every face towards the blurry mean face

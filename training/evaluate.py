@@ -71,7 +71,7 @@ def measure(base: Faces, edit: Faces, attribute: str, signs: np.ndarray) -> dict
 
 
 def match_linear_step(
-    reach: Callable[[float], float], wanted: float, iterations: int = 8, ceiling: float = 32.0
+    reach: Callable[[float], float], wanted: float, iterations: int = 8, ceiling: float = 16.0
 ) -> float:
     """The step along a direction whose measured target change equals `wanted` (doubling, then bisection)."""
     if wanted <= 0:
@@ -125,6 +125,9 @@ def evaluate(
         linear_result = measure(base, observe(generator, labeller, embedder, std, linear), name, signs)
         l2l_result["latent_step"] = float((l2l - base.latents).norm(dim=1).mean())
         linear_result["latent_step"] = step
+        # Matched when the two target changes agree within 10 % (or 0.05 std for tiny changes).
+        gap = abs(linear_result["target"] - l2l_result["target"])
+        linear_result["matched"] = bool(gap <= max(0.1 * abs(l2l_result["target"]), 0.05))
         table[name] = {"l2l": l2l_result, "linear": linear_result}
         edits[name] = {"l2l": l2l, "linear": linear}
     with torch.no_grad():

@@ -52,10 +52,11 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
         from training.regressor import load_regressor
 
         regressor, stats = load_regressor(stage_output("regressor", cfg))
-        losses = train_mapper(cfg.mapper, regressor, stats, generator, load_identity_embedder(), out, state,
-                              cfg.seed, extra)
+        embedder = load_identity_embedder() if cfg.mapper.identity_weight > 0 else None
+        losses = train_mapper(cfg.mapper, regressor, stats, generator, embedder, out, state, cfg.seed, extra)
         return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
     from training.encoder import train_encoder
 
-    losses = train_encoder(cfg.encoder, generator, load_identity_embedder(), out, state, cfg.seed, extra)
+    embedder = load_identity_embedder() if cfg.encoder.identity_weight > 0 else None
+    losses = train_encoder(cfg.encoder, generator, embedder, out, state, cfg.seed, extra)
     return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
