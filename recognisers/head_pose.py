@@ -20,17 +20,27 @@ def face_frame(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([right, up, forward], axis=-1)
 
 
+def _rotation(axis: int, angle: np.ndarray) -> np.ndarray:
+    """(N,3,3) rotations by `angle` (radians) about camera axis 0 (x), 1 (y) or 2 (z)."""
+    c, s = np.cos(angle), np.sin(angle)
+    r = np.zeros(angle.shape + (3, 3))
+    i, j = [k for k in range(3) if k != axis]
+    r[:, axis, axis] = 1.0
+    r[:, i, i], r[:, j, j] = c, c
+    sign = -1.0 if axis == 1 else 1.0  # about y the sine terms swap (right-handed frame)
+    r[:, i, j], r[:, j, i] = -s * sign, s * sign
+    return r
+
+
 def head_pose(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Yaw (+ = nose towards image right), pitch (+ = nose up), roll (+ = image-right eye higher), degrees.
 
-    Zero pitch means the plane through the eye corners and mouth corners faces the camera."""
+    The face frame is decomposed as Rz(roll)·Ry(yaw)·Rx(pitch): roll is outermost, so turning the picture
+    in its plane changes roll alone. Zero pitch means the eye-corner/mouth-corner plane faces the camera."""
     rot = face_frame(landmarks)
-    right, forward = rot[..., 0], rot[..., 2]
-    yaw = np.arctan2(forward[:, 0], forward[:, 2])
-    pitch = np.arctan2(forward[:, 1], np.hypot(forward[:, 0], forward[:, 2]))
-    # Roll is measured against the frame the head would have with the same forward axis and no roll.
-    right0 = np.cross(np.array([0.0, 1.0, 0.0]), forward)
-    right0 /= np.linalg.norm(right0, axis=-1, keepdims=True)
-    up0 = np.cross(forward, right0)
-    roll = np.arctan2((right * up0).sum(-1), (right * right0).sum(-1))
+    right = rot[..., 0]
+    yaw = np.arctan2(-right[:, 2], np.hypot(right[:, 0], right[:, 1]))
+    roll = np.arctan2(right[:, 1], right[:, 0])
+    rest = _rotation(1, -yaw) @ _rotation(2, -roll) @ rot  # = Rx(pitch)
+    pitch = np.arctan2(rest[:, 1, 2], rest[:, 2, 2])
     return tuple(np.degrees(a).astype(np.float32) for a in (yaw, pitch, roll))
