@@ -32,7 +32,12 @@ class VideoSource:
 
     def open(self) -> None:
         """Open the source or raise CaptureError with the fix."""
-        cap = cv2.VideoCapture(self.spec) if isinstance(self.spec, int) else cv2.VideoCapture(str(self.spec))
+        level = cv2.getLogLevel()
+        cv2.setLogLevel(0)  # silent: our message below says it better
+        try:
+            cap = cv2.VideoCapture(self.spec) if isinstance(self.spec, int) else cv2.VideoCapture(str(self.spec))
+        finally:
+            cv2.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
             if isinstance(self.spec, int):
