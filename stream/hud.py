@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 
 
-def draw_hud(frame: np.ndarray, fps: float, stage_ms: dict[str, float], active: dict[str, float], bypass: bool,
-             selected: str) -> np.ndarray:
-    """A copy of the frame with fps, per-stage milliseconds and the active edits in the top-left corner."""
+def draw_hud(frame: np.ndarray, fps: float, latency_ms: float, stage_ms: dict[str, float], active: dict[str, float],
+             bypass: bool, selected: str) -> np.ndarray:
+    """A copy of the frame with fps, latency, per-stage milliseconds and the active edits, top left."""
     out = frame.copy()
     edits = "BYPASS" if bypass else (", ".join(f"{k} {v:+.2f}" for k, v in active.items()) or "no edits")
-    lines = [f"{fps:5.1f} fps   selected: {selected}", edits,
+    lines = [f"{fps:5.1f} fps  {latency_ms:4.0f} ms   selected: {selected}", edits,
              " ".join(f"{k[:3]} {v:.1f}" for k, v in stage_ms.items())]
     scale = max(0.45, frame.shape[1] / 1400)
     for i, text in enumerate(lines):

@@ -61,6 +61,9 @@ class RunStats:
             return 0.0
         return (len(self.recent_done) - 1) / max(self.recent_done[-1] - self.recent_done[0], 1e-6)
 
+    def recent_latency_ms(self, n: int = 30) -> float:
+        return float(np.median(list(islice(reversed(self.latencies_ms), n)))) if self.latencies_ms else 0.0
+
     def recent_stage_ms(self, n: int = 30) -> dict[str, float]:
         return {s: float(np.mean(list(islice(reversed(v), n)))) if v else 0.0 for s, v in self.stage_ms.items()}
 

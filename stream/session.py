@@ -79,8 +79,9 @@ class Session:
         )
         if self.preview is not None:
             stats = self.pipeline.stats
-            self.preview.overlay = lambda img: draw_hud(img, stats.recent_fps(), stats.recent_stage_ms(),
-                                                        state.active(), state.bypass, state.selected)
+            self.preview.overlay = lambda img: draw_hud(img, stats.recent_fps(), stats.recent_latency_ms(),
+                                                        stats.recent_stage_ms(), state.active(), state.bypass,
+                                                        state.selected)
 
     def on_frame(self, frame: Frame) -> None:
         self._last = frame.output
