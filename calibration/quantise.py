@@ -87,8 +87,10 @@ def quantise_network(network: str, float_path: Path, out_path: Path, feeds: list
         prepared = Path(tmp) / "prepared.onnx"
         onnx.save(model, str(staged))
         quant_pre_process(str(staged), str(prepared), skip_symbolic_shape=True)
-        names = [n.name for n in onnx.load(str(prepared)).graph.node]
-        keep = [n for n in names if any(n.startswith(p) for p in cfg.keep_float)]
+        graph = onnx.load(str(prepared)).graph
+        keep = [n.name for n in graph.node if any(part in n.name for part in cfg.keep_float)]
+        if cfg.float_output_layers:
+            keep += [name for name in output_layers(graph) if name not in keep]
         out_path.parent.mkdir(parents=True, exist_ok=True)
         partial = out_path.with_name(out_path.name + ".tmp")
         quantize_static(
@@ -118,6 +120,23 @@ def quantise_network(network: str, float_path: Path, out_path: Path, feeds: list
         float_weighted_ops=float_weighted_nodes(quantised),
         runtime_ops=runtime_ops(out_path),
     )
+
+
+def output_layers(graph: onnx.GraphProto) -> list[str]:
+    """The last weighted layers before each graph output, and the unweighted nodes between them and the output.
+
+    Quantised, their outputs would set the precision of the image itself: 256 levels before the tanh band visibly."""
+    producer = {out: node for node in graph.node for out in node.output}
+    found: set[str] = set()
+    stack = [o.name for o in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in found:
+            continue
+        found.add(node.name)
+        if node.op_type not in WEIGHTED_OPS:
+            stack += list(node.input)
+    return sorted(found)
 
 
 def float_weighted_nodes(model: onnx.ModelProto) -> list[str]:

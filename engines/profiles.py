@@ -18,7 +18,7 @@ from engines.editor import MapperGenerator
 from engines.engine import Engine, TensorSpec
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
-from engines.onnx_export import export_onnx, int8_path
+from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
 
 ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
@@ -115,12 +115,15 @@ def load_engines(config: EngineConfig, verbose: bool = True) -> EngineSet:
 def build_engine(nets: NetworkSet, name: str, backend: str, config: EngineConfig, calibrator=None) -> Engine:
     """One network on one backend ("torch", "torch-cuda", "ort", "ort-int8", "trt"); ONNX is exported on demand.
 
-    With `engine.precision = "int8"`, "ort" runs the calibrated INT8 file when calibration has written one, and
+    With `engine.precision = "int8"`, "ort" runs the calibrated INT8 file when the calibration gate passed it (else
+    float, said in one line), and
     "trt" builds INT8 with `calibrator` (a TensorRT IInt8Calibrator; not needed once the engine is cached).
     """
     onnx_path = onnx_file(nets, name, config) if backend in ("ort", "ort-int8", "trt") else None
-    if backend == "ort" and config.precision == "int8" and int8_path(onnx_path).is_file():
-        backend = "ort-int8"
+    if backend == "ort" and config.precision == "int8":
+        from calibration.gate import int8_or_float  # calibration imports engines: import it here
+
+        backend = int8_or_float(name, onnx_path)
     module = nets.module(name)
     return make_engine(name, backend, module, nets.input_specs(name), OUTPUT_NAMES[name], onnx_path, config, calibrator)
 

@@ -1,0 +1,98 @@
+"""`python run.py calibrate`: calibration set, INT8 models, TensorRT calibration, the quality gate, a report."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from calibration.calibrate import environment, gate_networks, load_or_build_set, speed_table, tensorrt_calibration, verdict_dicts
+from calibration.config import QUANTISABLE
+from calibration.quantise import calibration_feeds, quantise_network
+from calibration.report import write_report
+from engines.checkpoint import CheckpointError
+from engines.config import resolve_path
+from engines.engine import EngineError
+from engines.engine_args import add_engine_args
+from engines.onnx_export import int8_path
+from engines.profiles import load_networks, onnx_file
+from settings import ConfigError, load_settings
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="run.py calibrate", description=__doc__)
+    add_engine_args(parser)
+    parser.add_argument("--json", type=Path, default=Path("out/calibration/report.json"), help="report (a .md is written beside it)")
+    parser.add_argument("--faces", type=Path, help="a folder of your own face photos / videos to add to the set")
+    parser.add_argument("--networks", nargs="+", choices=QUANTISABLE, help="networks to quantise (default: calibration.networks)")
+    parser.add_argument("--rebuild-set", action="store_true", help="rebuild the calibration set even if one is on disk")
+    parser.add_argument("--no-attributes", action="store_true", help="skip the labeller in the gate (faster; attribute change not measured)")
+    parser.add_argument("--random-missing", action="store_true", help="random weights where a default-profile file is absent (development only)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime CPU threads")
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (CheckpointError, ConfigError, EngineError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream.cli import alignment_template  # mediapipe comes with it: after the flags are known good
+
+    settings = load_settings(args.config, args.overrides)
+    overrides = {"backend": args.engine, "profile": args.profile, "e4e_checkpoint": args.e4e}
+    engine_cfg = replace(settings.engine, threads=args.threads, **{k: v for k, v in overrides.items() if v is not None})
+    if args.trust_pickle:
+        engine_cfg = replace(engine_cfg, trust_pickle=True)
+    engine_cfg.validate()
+    cfg = settings.calibration
+    if args.networks:
+        cfg = replace(cfg, networks=list(args.networks))
+    cfg = replace(cfg, out_dir=resolve_path(cfg.out_dir) if Path(cfg.out_dir).is_absolute() else Path(cfg.out_dir))
+    torch.set_num_threads(args.threads)
+    nets = load_networks(engine_cfg, random_missing=args.random_missing)
+    if "random" in nets.weights.values():
+        print(f"warning: random weights for {[k for k, v in nets.weights.items() if v == 'random']}: the figures say nothing about the shipped models")
+    data, set_path = load_or_build_set(nets, alignment_template(settings, nets.resolution), cfg, args.faces, args.rebuild_set, print)
+    quant = {}
+    for name in cfg.networks:
+        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
+        report = quantise_network(name, onnx_file(nets, name, engine_cfg), int8_path(onnx_file(nets, name, engine_cfg)), feeds, cfg)
+        print(f"quantised {name}: {report.path} ({report.seconds} s; left in float: {report.float_weighted_ops or 'none'})")
+        quant[name] = report.to_dict()
+    trt = tensorrt_calibration(nets, data, engine_cfg, cfg, print)
+    regressor = resolve_path(settings.train.out_dir) / "regressor.safetensors"
+    verdicts = gate_networks(nets, data, engine_cfg, cfg, regressor, not args.no_attributes, print)
+    for verdict in verdicts.values():
+        print("gate: " + verdict.line())
+    speed = speed_table(nets, engine_cfg, cfg)
+    summary = []
+    for name in cfg.networks:
+        v, s = verdicts[name], speed[name]
+        faster = f"{s['ort'] / s['ort-int8']:.2f}× the float speed ({s['ort-int8']:.3f} vs {s['ort']:.3f} ms)"
+        summary.append(f"{name}: INT8 {'ships' if v.passed else 'refused, the pipeline runs float'}; INT8 runs at {faster}")
+    report = {
+        "setup": {"command": "python run.py calibrate " + " ".join(sys.argv[2:]), "weights": nets.weights, "profile": nets.profile, **environment(engine_cfg)},
+        "calibration_set": {
+            "path": str(set_path),
+            "grid": str(set_path.with_suffix(".png")),
+            "crops": len(data.crops),
+            "real_fraction": round(data.real_fraction, 3),
+            "heldout_crops": len(data.heldout_crops),
+            "resolution": nets.resolution,
+            **{k: data.meta.get(k) for k in ("people_calibration", "people_heldout", "augment", "sources")},
+        },
+        "quantisation": quant,
+        "tensorrt": trt,
+        "gate": {"thresholds": next(iter(verdicts.values())).thresholds, "edit_magnitude": cfg.edit_magnitude, "verdicts": verdict_dicts(verdicts)},
+        "speed_ms": speed,
+        "summary": summary,
+    }
+    json_path, md_path = write_report(report, args.json)
+    for line in summary:
+        print(line)
+    print(f"wrote {json_path} and {md_path}")
+    return 0
