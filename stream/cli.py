@@ -15,6 +15,7 @@ from stream.alignment import AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
 from stream.edit_state import EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
+from stream.pipeline import StageFailure
 from stream.run_stats import write_report
 from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_available
 from stream.session import Controls, Session
@@ -22,7 +23,7 @@ from stream.terminal_keys import TerminalKeys
 
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5"
-USER_ERRORS = (CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError)
+USER_ERRORS = (CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError, StageFailure)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

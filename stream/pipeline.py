@@ -20,12 +20,43 @@ from stream.stages import Stage
 END = None  # what a worker passes on when the stream is over
 
 
+MAX_FAILED_IN_A_ROW = 30  # about a second of frames: past this a failing stage stops the run
+
+
+class StageFailure(RuntimeError):
+    """A stage failed on every frame for a while; the message names the stage and its last error."""
+
+
 def run_stages(stages: Sequence[Stage], frame: Frame) -> None:
     """Run stages in order on one frame, each recording its own milliseconds."""
     for stage in stages:
         t0 = time.perf_counter()
         stage.process(frame)
         frame.stage_ms[stage.name] = (time.perf_counter() - t0) * 1e3
+
+
+@dataclass
+class FaultTolerance:
+    """A stage that fails on one frame costs that frame its edit, not the stream: the frame goes on
+    without faces (so it passes through unchanged). Only a run of failures stops the pipeline."""
+
+    name: str
+    failures: int = 0
+    in_a_row: int = 0
+
+    def run(self, stages: Sequence[Stage], frame: Frame) -> None:
+        try:
+            run_stages(stages, frame)
+            self.in_a_row = 0
+        except Exception as e:  # any stage error; a persistent one is re-raised below
+            self.failures += 1
+            self.in_a_row += 1
+            if self.in_a_row >= MAX_FAILED_IN_A_ROW:
+                raise StageFailure(f"{self.name} stages failed on {self.in_a_row} frames in a row; last: {e!r}") from e
+            if self.failures == 1:
+                print(f"warning: {self.name} failed on frame {frame.index} ({e!r}); passing such frames through")
+            frame.faces = []
+            frame.output = None
 
 
 class StageWorker(threading.Thread):
@@ -39,6 +70,7 @@ class StageWorker(threading.Thread):
         self.out = out
         self.stop_event = stop
         self.error: BaseException | None = None
+        self.faults = FaultTolerance(name)
 
     def _put(self, item: Frame | None) -> None:
         while not self.stop_event.is_set():
@@ -54,7 +86,7 @@ class StageWorker(threading.Thread):
                 frame = self.take()
                 if frame is END:
                     break
-                run_stages(self.stages, frame)
+                self.faults.run(self.stages, frame)
                 self._put(frame)
         except BaseException as e:  # surfaced on the caller's thread by Pipeline.run
             self.error = e
@@ -75,6 +107,10 @@ class Pipeline:
     max_frames: int = 0  # 0 = until the source ends
     max_in_flight: int = 3  # one frame per stage group: all groups stay busy, no frame waits in a queue long
     stats: RunStats = field(default_factory=RunStats)
+
+    def failures(self) -> dict[str, int]:
+        """Frames each worker passed through because one of its stages failed on them."""
+        return {w.name: w.faults.failures for w in getattr(self, "workers", [])}
 
     def _take_capture(self) -> Frame | None:
         """The newest frame, taken only when a pipeline slot is free, so it is as fresh as it can be."""
@@ -103,7 +139,7 @@ class Pipeline:
         self._credits = threading.Semaphore(self.max_in_flight)
         faces_out: queue.Queue = queue.Queue(maxsize=1)
         latents_out: queue.Queue = queue.Queue(maxsize=1)
-        workers = [
+        self.workers = workers = [
             StageWorker("faces", self.face_stages, self._take_capture, faces_out, self._stop),
             StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), latents_out, self._stop),
         ]

@@ -119,7 +119,8 @@ class Session:
                 sink.close()
         state = self.controls.state
         return stats.report(
-            input=str(self.source.spec), dropped=self.capture.dropped, engine=self.engines.backend,
+            input=str(self.source.spec), dropped=self.capture.dropped, stage_failures=self.pipeline.failures(),
+            engine=self.engines.backend,
             blend=self.config.blend, faces=self.config.faces, edits=state.active(), bypass=state.bypass,
             actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
             sinks=[s.name for s in self.sinks])
