@@ -72,5 +72,13 @@ def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
 def align_face(frame: np.ndarray, keypoints: np.ndarray, template: AlignmentTemplate) -> tuple[np.ndarray, np.ndarray]:
     """Crop the face so its eyes and mouth land on the template; returns (crop, frame→crop affine)."""
     m = similarity_transform(keypoints, template.points)
-    crop = cv2.warpAffine(frame, m, (template.size, template.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    # warpAffine samples bilinearly, which aliases when shrinking; shrinking more than 2× goes through
+    # a larger warp and an area resize instead.
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    factor = int(np.ceil(0.5 / scale)) if scale < 0.5 else 1
+    big = template.size * factor
+    up = m * factor
+    crop = cv2.warpAffine(frame, up, (big, big), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if factor > 1:
+        crop = cv2.resize(crop, (template.size, template.size), interpolation=cv2.INTER_AREA)
     return crop, m
