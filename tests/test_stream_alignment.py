@@ -63,3 +63,14 @@ def test_inverse_warp_round_trip(template):
     # …and far better than the same crop put back one face-width off (the warp is really the inverse).
     shifted = np.roll(roi, (y1 - y0) // 3, axis=1)
     assert np.abs(back - roi)[inside].mean() < 0.5 * np.abs(back - shifted)[inside].mean()
+
+
+def test_aligned_crop_is_anti_aliased(template):
+    frame = webcam_frame(astronaut_bgr(), scale=2.6)  # a close face: the crop shrinks it about 4×
+    (landmarks,) = mesh_landmarks(frame)
+    crop, m = align_face(frame, face_keypoints(landmarks), template)
+    ideal = cv2.resize(cv2.warpAffine(frame, m * 8, (512, 512), flags=cv2.INTER_LINEAR), (64, 64),
+                       interpolation=cv2.INTER_AREA).astype(float)
+    naive = cv2.warpAffine(frame, m, (64, 64), flags=cv2.INTER_LINEAR).astype(float)
+    inner = (slice(8, 56), slice(8, 56))
+    assert np.abs(crop[inner] - ideal[inner]).mean() < 0.6 * np.abs(naive[inner] - ideal[inner]).mean()
