@@ -168,8 +168,10 @@ def main_live(argv: list[str]) -> int:
 
 
 def main_demo(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python run.py demo",
-                                     description="run the live pipeline over a video file and write the edited clip")
+    parser = argparse.ArgumentParser(
+        prog="python run.py demo", description="run the live pipeline over a video file and write the edited clip",
+        epilog=f"demo defaults: --output out/demo.mp4 --report out/demo_report.json --edit {DEMO_EDIT}; "
+               "every frame is processed; preview and virtual camera are off unless asked for")
     parser.add_argument("--input", default=str(DEMO_CLIP), help="video file (default: the shipped demo clip)")
     parser.add_argument("--realtime", action="store_true",
                         help="feed frames at the clip's own rate, like a camera (latency as live; fps capped)")
