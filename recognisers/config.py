@@ -68,6 +68,7 @@ class LabellerConfig:
     mesh_size: int = 256  # side the 64-px crop is upscaled to before the face mesh
     region_size: int = 128  # side of the eye-aligned face the beard/glasses measures look at
     threads: int = 1
+    emotion: bool = True  # add the 7 emotion probabilities (emotion_<name>) to the labels
     extra: list[dict[str, object]] = field(default_factory=list)  # tables of OnnxHeadConfig fields
 
     def resolved_models_dir(self) -> Path:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from recognisers import expression
 from recognisers.age_gender import AgeGenderNet
 from recognisers.beard import beard_score
 from recognisers.config import LabellerConfig
+from recognisers.emotion import EMOTIONS, EmotionClassifier
 from recognisers.face_mesh import FaceMesher
 from recognisers.glasses import glasses_score
 from recognisers.head_pose import head_pose
@@ -19,7 +21,8 @@ class FaceLabeller:
     """label(images uint8 (N,H,W,3) RGB) → {name: float32 (N,)}; NaN in every label of a row where face_found is 0.
 
     Units: age in years; gender = P(male); yaw/pitch/roll in degrees (see head_pose); smile, mouth_open,
-    eyes_open in inter-ocular or eye-width units (see expression); beard, glasses are unitless scores."""
+    eyes_open in inter-ocular or eye-width units (see expression); beard, glasses are unitless scores;
+    emotion_<name> are the 7 FER2013 class probabilities (when config.emotion is on)."""
 
     def __init__(self, config: LabellerConfig | None = None):
         self.config = config or LabellerConfig()
@@ -27,10 +30,12 @@ class FaceLabeller:
         self._mesh = FaceMesher(self.config.mesh_size)
         self._age_gender = AgeGenderNet(self.config.resolved_models_dir(), self.config.threads)
         self._heads = [OnnxHead(h, self.config.threads) for h in self.config.heads()]
+        self._emotion = EmotionClassifier() if self.config.emotion else None
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return KEYS + tuple(n for h in self._heads for n in h.config.outputs) + ("face_found",)
+        emotions = tuple(f"emotion_{e}" for e in EMOTIONS) if self._emotion is not None else ()
+        return KEYS + emotions + tuple(n for h in self._heads for n in h.config.outputs) + ("face_found",)
 
     def label(self, images: np.ndarray) -> dict[str, np.ndarray]:
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
@@ -57,6 +62,11 @@ class FaceLabeller:
             }
             for head in self._heads:
                 values.update(head(ims, lm))
+            if self._emotion is not None:
+                with torch.no_grad():
+                    x = torch.from_numpy(ims).permute(0, 3, 1, 2).float() / 127.5 - 1
+                    p = self._emotion(x).numpy()
+                values.update({f"emotion_{e}": p[:, i] for i, e in enumerate(EMOTIONS)})
             for k, v in values.items():
                 out[k][found] = v
         return out
