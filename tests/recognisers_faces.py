@@ -37,7 +37,8 @@ def astronaut_photo() -> np.ndarray:
 def lfw_photos(count: int) -> list[np.ndarray]:
     """The first `count` LFW faces of skimage's lfw_subset (different people), as 128×128 RGB."""
     faces = skimage.data.lfw_subset()[:count]
-    return [cv2.resize(np.repeat((f[..., None] * 255).astype(np.uint8), 3, 2), (128, 128), interpolation=cv2.INTER_CUBIC) for f in faces]
+    grey = [np.repeat((f[..., None] * 255).astype(np.uint8), 3, 2) for f in faces]
+    return [cv2.resize(g, (128, 128), interpolation=cv2.INTER_CUBIC) for g in grey]
 
 
 def renders(indices: list[int], seed: int = 0, pool: int = 1000) -> np.ndarray:
