@@ -17,7 +17,6 @@ import numpy as np
 
 from calibration.config import QUANTISABLE, CalibrationConfig
 from engines.onnx_export import int8_path
-from stream.stages import run_batched
 
 Engine = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 MEANINGFUL_CHANGE = 0.25  # attributes the float path moves less than this (in std) cannot show a loss
@@ -51,6 +50,8 @@ def edit_signs(count: int) -> np.ndarray:
 
 def run_path(encoder: Engine, editor: Engine, images: np.ndarray, n_attributes: int, magnitude: float) -> PathResult:
     """Encode the images, then render each face unedited and with each attribute asked ±magnitude."""
+    from stream.stages import run_batched  # here, so engines/bench.py can read verdicts without loading mediapipe
+
     latents = run_batched(encoder, {"image": images})["latent"]
     signs = edit_signs(len(images))
     originals, edits = None, []
@@ -179,6 +180,14 @@ def load_verdict(int8_file: Path) -> Verdict | None:
     except (ValueError, TypeError):
         return None
     return verdict if verdict.int8_sha256 == file_sha256(int8_file) else None
+
+
+def gate_state(int8_file: Path) -> str:
+    """One phrase for reports: what the gate said about this INT8 file."""
+    verdict = load_verdict(int8_file)
+    if verdict is None:
+        return "not judged by the quality gate"
+    return "gate passed" if verdict.passed else "gate refused: " + "; ".join(verdict.failures)
 
 
 def int8_or_float(name: str, onnx_path: Path, say: Callable[[str], None] = print) -> str:

@@ -104,7 +104,7 @@ def quantise_network(network: str, float_path: Path, out_path: Path, feeds: list
             weight_type=QuantType.QInt8,
             nodes_to_exclude=keep,
             calibrate_method=METHODS[cfg.method],
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "CalibPercentile": cfg.percentile, "CalibMovingAverage": cfg.moving_average},
         )
     partial.replace(out_path)
     quantised = onnx.load(str(out_path))

@@ -16,6 +16,7 @@ import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
+from calibration.gate import gate_state
 from engines.backends import ALL_BACKENDS, backend_status
 from engines.checkpoint import CheckpointError
 from engines.engine import EngineError
@@ -59,6 +60,7 @@ def run_bench(nets: NetworkSet, config, backends: list[str], networks: list[str]
             if not q.is_file():
                 skipped.setdefault("ort-int8", {})[name] = f"no INT8 model at {q}; run `python run.py calibrate`"
                 continue
+            report.setdefault("int8_gate", {})[name] = gate_state(q)  # timed either way; the pipeline runs it only if passed
         start = time.perf_counter()
         engine = build_engine(nets, name, backend, config)
         report["build_s"].setdefault(name, {})[backend] = round(time.perf_counter() - start, 2)
@@ -75,6 +77,9 @@ def run_bench(nets: NetworkSet, config, backends: list[str], networks: list[str]
         del engine
     report["speedup_vs_torch"] = {
         name: {b: round(ms["torch"] / v, 2) for b, v in ms.items() if b != "torch"} for name, ms in report["networks"].items() if "torch" in ms
+    }
+    report["int8_speedup_vs_ort"] = {
+        name: round(ms["ort"] / ms["ort-int8"], 2) for name, ms in report["networks"].items() if "ort" in ms and "ort-int8" in ms
     }
     report["not_tried"] = skipped
     report["rss_mib"] = rss_mib()
@@ -144,6 +149,8 @@ def _print_table(report: dict) -> None:
     print(f"{'median ms':<18}" + "".join(f"{b:>12}" for b in backends))
     for name, ms in report["networks"].items():
         print(f"{name:<18}" + "".join(f"{ms[b]:>12.3f}" if b in ms else f"{'-':>12}" for b in backends))
+    for name, state in report.get("int8_gate", {}).items():
+        print(f"INT8 {name}: {report['int8_speedup_vs_ort'].get(name, '-')}× float ort; {state}")
     for backend, why in report["not_tried"].items():
         if not isinstance(why, str):
             why = f"no INT8 model for {', '.join(why)}; run `python run.py calibrate`"
