@@ -17,10 +17,10 @@ from calibration.dataset import CalibrationSet, build_calibration_set, save_grid
 from calibration.faces import find_faces, folder_sources, photo_sources, video_source
 from calibration.gate import PathResult, Verdict, compare, judge, run_path, save_verdict
 from calibration.quantise import calibration_feeds, quantise_network
-from calibration.tensorrt_calibrator import CalibrationBatches, CalibrationCache, entropy_calibrator
+from calibration.tensorrt_calibrator import CalibrationBatches, CalibrationCache, entropy_calibrator, write_trt_ep_table
 from engines.checkpoint import CheckpointError, read_header
 from engines.bench import time_engine
-from engines.config import REPO_ROOT, EngineConfig
+from engines.config import REPO_ROOT, EngineConfig, resolve_path
 from engines.engine import Engine, TensorSpec
 from engines.onnx_export import file_sha256, int8_path
 from engines.profiles import NetworkSet, build_engine, onnx_file
@@ -70,18 +70,22 @@ def load_or_build_set(
 
 
 def tensorrt_calibration(nets: NetworkSet, data: CalibrationSet, engine_cfg: EngineConfig, cfg: CalibrationConfig, say) -> dict[str, str]:
-    """Build INT8 TensorRT engines with the entropy calibrator where TensorRT runs; say why not elsewhere."""
+    """Entropy calibration for TensorRT over the same set: ONNX Runtime's TensorRT-provider table (on any CPU), and
+    native INT8 engines through the entropy calibrator with its cache file where TensorRT runs."""
     missing = tensorrt_missing()
-    if missing:
-        return {n: f"not built here: {missing}; on a CUDA machine with TensorRT `python run.py calibrate` builds it and writes its calibration cache" for n in cfg.networks}
     out = {}
     for name in cfg.networks:
         onnx_path = onnx_file(nets, name, engine_cfg)
         feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
-        cache = CalibrationCache(Path(cfg.out_dir) / f"{onnx_path.stem}.trt-calibration.cache", file_sha256(onnx_path)[:16] + str(len(feeds)))
-        calibrator = entropy_calibrator(CalibrationBatches(feeds, cfg.trt_batch), cache)
-        TrtEngine(name, onnx_path, EngineCache(Path(engine_cfg.cache_dir) / "trt"), "int8", calibrator, None)
-        out[name] = f"built; calibration cache {cache.path}"
+        table = write_trt_ep_table(onnx_path, feeds, Path(cfg.out_dir) / f"{onnx_path.stem}.trt-ep")
+        out[name] = f"ONNX Runtime TensorRT-provider table {table}"
+        if missing:
+            out[name] += f"; native engine not built here ({missing}); where TensorRT runs, `python run.py calibrate` builds it and writes its cache"
+        else:
+            cache = CalibrationCache(Path(cfg.out_dir) / f"{onnx_path.stem}.trt-calibration.cache", file_sha256(onnx_path)[:16] + str(len(feeds)))
+            calibrator = entropy_calibrator(CalibrationBatches(feeds, cfg.trt_batch), cache)
+            TrtEngine(name, onnx_path, EngineCache(resolve_path(engine_cfg.cache_dir) / "trt"), "int8", calibrator, None)
+            out[name] += f"; native INT8 engine built, calibration cache {cache.path}"
         say(f"tensorrt {name}: {out[name]}")
     return out
 

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings.calibration
     if args.networks:
         cfg = replace(cfg, networks=list(args.networks))
-    cfg = replace(cfg, out_dir=resolve_path(cfg.out_dir) if Path(cfg.out_dir).is_absolute() else Path(cfg.out_dir))
+    cfg = replace(cfg, out_dir=resolve_path(cfg.out_dir))
     torch.set_num_threads(args.threads)
     nets = load_networks(engine_cfg, random_missing=args.random_missing)
     if "random" in nets.weights.values():

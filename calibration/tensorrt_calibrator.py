@@ -1,11 +1,14 @@
-"""TensorRT 10 INT8 entropy calibrator over the calibration set, with its calibration cache file.
+"""TensorRT 10 INT8 entropy calibration over the calibration set, with its calibration cache files.
 
 The batching and the cache file are plain Python (CalibrationBatches, CalibrationCache) so they run and are
 tested without TensorRT; `entropy_calibrator` wraps them in a tensorrt.IInt8EntropyCalibrator2 when TensorRT
 and CUDA are present. Pass the result to engines' TrtEngine / build_engine(..., calibrator=...).
+`write_trt_ep_table` computes the same entropy ranges with ONNX Runtime's calibrator, on any CPU, as the table
+ONNX Runtime's TensorRT provider reads (trt_int8_calibration_table_name).
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +98,23 @@ def entropy_calibrator(batches: CalibrationBatches, cache: CalibrationCache):
             cache.write(bytes(blob))
 
     return EntropyCalibrator()
+
+
+def write_trt_ep_table(onnx_path: Path, feeds: list[dict[str, np.ndarray]], out_dir: Path) -> Path:
+    """Entropy-calibrate every tensor of the float graph on `feeds`; write calibration.{flatbuffers,cache,json} to out_dir."""
+    from onnxruntime.quantization import CalibrationMethod
+    from onnxruntime.quantization.calibrate import create_calibrator
+    from onnxruntime.quantization.quant_utils import write_calibration_table
+
+    from calibration.quantise import FeedReader
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        calibrator = create_calibrator(
+            str(onnx_path), [], augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+            calibrate_method=CalibrationMethod.Entropy, extra_options={"symmetric": True},  # TensorRT's INT8 is symmetric
+        )
+        calibrator.set_execution_providers(["CPUExecutionProvider"])
+        calibrator.collect_data(FeedReader(feeds))
+        write_calibration_table(calibrator.compute_data(), dir=str(out_dir))
+    return out_dir / "calibration.flatbuffers"

@@ -4,13 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import skimage.data
+import torch
 from skimage.transform import resize
 
 from calibration.dataset import CalibrationSet, to_crops
 from calibration.quantise import calibration_feeds
-from calibration.tensorrt_calibrator import CalibrationBatches, CalibrationCache, entropy_calibrator
+from calibration.tensorrt_calibrator import CalibrationBatches, CalibrationCache, entropy_calibrator, write_trt_ep_table
+from engines.face_encoder import FaceEncoder
+from engines.onnx_export import export_onnx
 from engines.tensorrt_engine import tensorrt_missing
 
 
@@ -55,6 +59,18 @@ def test_cache_round_trip_and_staleness(tmp_path: Path):
     cache.write(memoryview(b"TRT-1000-EntropyCalibration2\nimage: 3c010a14\n"))
     assert cache.read() == b"TRT-1000-EntropyCalibration2\nimage: 3c010a14\n"
     assert CalibrationCache(cache.path, key="onnx-b").read() is None  # another network or set: calibrate again
+
+
+def test_tensorrt_provider_table_covers_the_graph(data, tmp_path):
+    torch.manual_seed(0)
+    onnx_path = export_onnx(FaceEncoder().eval(), {"image": torch.zeros(1, 3, 64, 64)}, ["latent"], tmp_path / "encoder.onnx")
+    table = write_trt_ep_table(onnx_path, calibration_feeds("encoder", data, 6, 2.0, 0), tmp_path / "table")
+    assert table.is_file() and table.stat().st_size > 0
+    ranges = dict(line.rsplit(" ", 1) for line in (tmp_path / "table/calibration.cache").read_text().splitlines())
+    graph_tensors = {o for n in onnx.load(str(onnx_path)).graph.node for o in n.output} | {"image"}
+    assert "latent" in ranges and set(ranges) <= graph_tensors
+    assert all(float(v) > 0 for v in ranges.values())
+    assert float(ranges["image"]) <= 1.0 + 1e-6  # the crops are in [-1, 1]
 
 
 @pytest.mark.skipif(tensorrt_missing() is not None, reason=f"TensorRT: {tensorrt_missing()}")
