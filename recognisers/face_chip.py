@@ -42,5 +42,10 @@ def extract_chips(images: np.ndarray, landmarks: np.ndarray, size: int, padding:
     for i, (image, pts) in enumerate(zip(images, landmarks)):
         if np.isfinite(pts).all():
             m = chip_affine(pts, size, padding)
-            chips[i] = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+            scale = float(np.hypot(m[0, 0], m[1, 0]))
+            source = image
+            if scale < 0.5:  # a large crop: shrink it first, bilinear warping alone would alias
+                source = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                m = m @ np.diag([1 / scale, 1 / scale, 1.0])
+            chips[i] = cv2.warpAffine(source, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     return chips

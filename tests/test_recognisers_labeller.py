@@ -53,6 +53,17 @@ def test_different_faces_get_different_labels(labeller, photos):
     assert out["smile"][0] > out["smile"][1:].max()  # she smiles, the LFW faces mostly do not
 
 
+def test_crop_size_does_not_change_the_labels(labeller):
+    photos = [astronaut_photo()] + lfw_photos(3)
+    small, big = (labeller.label(np.stack(aligned_crops(photos, size=s))) for s in (64, 256))
+    assert (small["face_found"] == 1).all() and (big["face_found"] == 1).all()
+    np.testing.assert_allclose(big["age"], small["age"], atol=8)
+    np.testing.assert_allclose(big["gender"], small["gender"], atol=0.1)
+    np.testing.assert_allclose(big["yaw"], small["yaw"], atol=3)
+    for key in ("smile", "mouth_open", "eyes_open", "beard", "glasses"):
+        np.testing.assert_allclose(big[key], small[key], atol=0.06, err_msg=key)
+
+
 def test_roll_follows_an_image_rotation(labeller, photos):
     astronaut, _ = photos
     turned = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((32, 32), 10, 1.0), (64, 64), borderMode=cv2.BORDER_REFLECT)
