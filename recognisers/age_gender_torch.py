@@ -37,6 +37,13 @@ def landmark_geometry(landmarks: np.ndarray, padding: float = 0.2) -> torch.Tens
 def chip(images: torch.Tensor, unit_to_crop: torch.Tensor, size: int) -> torch.Tensor:
     """Differentiable size×size chips of [-1,1] images; outside the crop is black, as in dlib's extract_image_chip
     (chip pixel j sits at unit coordinate j/size, crop pixel centres at integers)."""
+    shrink = size / unit_to_crop[:, :2, 0].norm(dim=1).max().item()  # chip pixels per crop pixel
+    if shrink < 0.5:  # a large crop: shrink it first, bilinear sampling alone would alias
+        side = max(1, round(images.shape[-1] * shrink))
+        small = F.interpolate(images, size=(side, side), mode="area")  # as cv2 INTER_AREA in the labeller
+        f = side / images.shape[-1]
+        unit_to_crop = torch.tensor([[f, 0, 0.5 * f - 0.5], [0, f, 0.5 * f - 0.5], [0, 0, 1]]) @ unit_to_crop.float()
+        images = small
     n, _, h, w = images.shape
     k = (size - 1) / (2 * size)  # align_corners=True: output pixel j at normalised 2j/(size-1)-1, unit j/size
     to_unit = torch.tensor([[k, 0, k], [0, k, k], [0, 0, 1]])
@@ -48,8 +55,7 @@ def chip(images: torch.Tensor, unit_to_crop: torch.Tensor, size: int) -> torch.T
 
 class AgeGenderTorch(nn.Module):
     """forward(images (N,3,H,W) RGB in [-1,1], aligned like the renders[, geometry from landmark_geometry])
-    → (age in years (N,), P(male) (N,)). Without a geometry the fixed DLIB_CHIP_BOX is used. The chips are
-    sampled bilinearly from the crop, so crops much larger than 64 px should be downsized first."""
+    → (age in years (N,), P(male) (N,)). Without a geometry the fixed DLIB_CHIP_BOX is used."""
 
     def __init__(self, models_dir: str | Path = MODELS, box: tuple[float, float, float] = DLIB_CHIP_BOX):
         super().__init__()

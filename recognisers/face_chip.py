@@ -45,7 +45,9 @@ def extract_chips(images: np.ndarray, landmarks: np.ndarray, size: int, padding:
             scale = float(np.hypot(m[0, 0], m[1, 0]))
             source = image
             if scale < 0.5:  # a large crop: shrink it first, bilinear warping alone would alias
-                source = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-                m = m @ np.diag([1 / scale, 1 / scale, 1.0])
+                side = max(1, round(image.shape[1] * scale))
+                source = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+                f = side / image.shape[1]  # crop pixel x lands on (x + 0.5) f - 0.5 in the shrunk copy
+                m = m @ np.linalg.inv([[f, 0, 0.5 * f - 0.5], [0, f, 0.5 * f - 0.5], [0, 0, 1]])
             chips[i] = cv2.warpAffine(source, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     return chips
