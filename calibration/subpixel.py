@@ -3,7 +3,8 @@
 ONNX Runtime's CPU provider has no INT8 kernel for ConvTranspose: a QDQ ConvTranspose runs as dequantise →
 float ConvTranspose → quantise, slower than float. The same layer as convolutions quantises fully:
 - a stride-s layer with kernel K = s·T and output exactly s× the input (K − 2·pad = s) is s² phase convolutions
-  with T×T kernels (one per output pixel phase), concatenated and interleaved by DepthToSpace;
+  with T×T kernels (one per output pixel phase), concatenated and interleaved by DepthToSpace (a layer with few
+  output channels, like the one that makes RGB, as one convolution over the union of the phases' taps);
 - a stride-1, unpadded layer on a 1×1 input (the DCGAN's first layer) is a 1×1 convolution to C·K·K channels
   reshaped to K×K.
 A BatchNormalization that only reads the layer is folded into the new convolutions. The result is exact in float.
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
+
+MERGE_CHANNELS = 32  # up to s²·Cout this many, one merged convolution beats s² tiny ones (measured on the DCGAN's to_rgb)
 
 
 @dataclass
@@ -34,6 +37,24 @@ def phase_taps(kernel: int, stride: int, pad: int, phase: int) -> tuple[list[int
     taps = kernel // stride
     base, q = divmod(phase + pad, stride)
     return [stride * (taps - 1 - u) + q for u in range(taps)], taps - 1 - base, base
+
+
+def merged_phases(weight: np.ndarray, stride: int, pad: int) -> tuple[np.ndarray, list[int]]:
+    """All s² phases as one convolution: (s²·Cout, Cin, k, k) weight over the union of the phases' input offsets
+    (zeros where a phase reads no tap), and its pads. More multiply-adds than the separate phases, one pass over the input."""
+    kernel = weight.shape[2]
+    taps = [phase_taps(kernel, stride, pad, p) for p in range(stride)]
+    before, after = max(t[1] for t in taps), max(t[2] for t in taps)
+    size = before + after + 1
+    cin, cout = weight.shape[:2]
+    merged = np.zeros((stride * stride * cout, cin, size, size))
+    for py, (taps_y, top, _) in enumerate(taps):
+        for px, (taps_x, left, _) in enumerate(taps):
+            block = slice((py * stride + px) * cout, (py * stride + px + 1) * cout)
+            for uy, ky in enumerate(taps_y):
+                for ux, kx in enumerate(taps_x):
+                    merged[block, :, uy - top + before, ux - left + before] = weight[:, :, ky, kx].T
+    return merged, [before, before, after, after]
 
 
 def _fold_batchnorm(weight: np.ndarray, bias: np.ndarray, bn: onnx.NodeProto, inits: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +116,14 @@ def subpixel_rewrite(model: onnx.ModelProto) -> tuple[onnx.ModelProto, RewriteRe
             nodes += [
                 helper.make_node("Conv", [node.input[0], f"{prefix}/w", f"{prefix}/b"], [f"{prefix}/flat"], name=f"{prefix}/conv", kernel_shape=[1, 1]),
                 helper.make_node("Reshape", [f"{prefix}/flat", f"{prefix}/shape"], [out], name=f"{prefix}/reshape"),
+            ]
+        elif stride * stride * cout <= MERGE_CHANNELS:
+            w, pads = merged_phases(weight, stride, pad)
+            added += [_const(f"{prefix}/w", w.astype(np.float32)), _const(f"{prefix}/b", np.tile(bias, stride * stride).astype(np.float32))]
+            nodes += [
+                helper.make_node("Conv", [node.input[0], f"{prefix}/w", f"{prefix}/b"], [f"{prefix}/phases"], name=f"{prefix}/conv",
+                                 kernel_shape=list(w.shape[2:]), pads=pads),
+                helper.make_node("DepthToSpace", [f"{prefix}/phases"], [out], name=f"{prefix}/interleave", blocksize=stride, mode="DCR"),
             ]
         else:
             phases = []

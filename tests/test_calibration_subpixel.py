@@ -33,6 +33,8 @@ def test_real_generator_is_rewritten_exactly(tmp_path):
     ops = {n.op_type for n in rewritten.graph.node}
     assert "ConvTranspose" not in ops and "BatchNormalization" not in ops
     assert len(report.rewritten) == 5 and report.folded_batchnorms == 4 and not report.kept
+    # 1×1 first layer: one conv; three 4-phase layers; the 3-channel RGB layer merged into one conv
+    assert [n.op_type for n in rewritten.graph.node].count("Conv") == 1 + 3 * 4 + 1
     for seed in range(3):
         latent = np.random.default_rng(seed).standard_normal((1, 100)).astype(np.float32)
         a, b = run(original, {"latent": latent})[0], run(rewritten, {"latent": latent})[0]
