@@ -196,13 +196,15 @@ def int8_or_float(name: str, onnx_path: Path, say: Callable[[str], None] = print
     A fallback is said in one line, with the gate's figures when it refused. Networks the gate does not judge
     (the mapper alone) run a present INT8 file as before."""
     q = int8_path(onnx_path)
+    if name not in QUANTISABLE:
+        if not q.is_file():
+            return "ort"
+        say(f"engine: {name}: INT8 model {q.name} is outside the quality gate's networks; running it unjudged")
+        return "ort-int8"
     if not q.is_file():
         say(f"engine: {name}: no INT8 model at {q}; running float (run `python run.py calibrate`)")
         return "ort"
     verdict = load_verdict(q)
-    if verdict is None and name not in QUANTISABLE:
-        say(f"engine: {name}: INT8 model {q.name} is outside the quality gate's networks; running it unjudged")
-        return "ort-int8"
     if verdict is None:
         say(f"engine: {name}: INT8 model not judged by the quality gate; running float (run `python run.py calibrate`)")
         return "ort"
