@@ -18,10 +18,10 @@ class DatasetConfig:
 class RegressorConfig:
     hidden: int = 256
     depth: int = 3
-    epochs: int = 60
+    epochs: int = 40
     batch: int = 256
     lr: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
     holdout: float = 0.1  # fraction kept aside to report the regressor's R²
 
 
@@ -29,9 +29,9 @@ class RegressorConfig:
 class MapperConfig:
     hidden: int = 512
     depth: int = 4
-    steps: int = 6000
+    steps: int = 3000
     batch: int = 256
-    lr: float = 3e-4
+    lr: float = 1e-3
     max_delta: float = 2.0  # largest asked change, in label standard deviations
     pair_fraction: float = 0.3  # share of samples that ask two attributes at once
     attribute_weight: float = 1.0
@@ -40,7 +40,7 @@ class MapperConfig:
     identity_weight: float = 1.0  # frozen face embedder on G(f(w, Δ)) vs G(w)
     zero_weight: float = 5.0  # f(w, 0) = w
     neighbourhood_weight: float = 0.05
-    identity_batch: int = 16  # the embedder term runs on this many rows of each batch (it renders)
+    identity_batch: int = 8  # the embedder term runs on this many rows of each batch (it renders)
     identity_every: int = 2  # ... on every n-th step
     checkpoint_every: int = 500
 

@@ -1,17 +1,21 @@
 """Latent attribute regressor A(z): predicts every recogniser label, standardised, from the latent alone."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from engines.checkpoint import CheckpointHeader, load_checkpoint, load_state_into, save_checkpoint
 from training.config import ATTRIBUTES, RegressorConfig
 from training.dataset import LatentDataset
+
+CLIP = 4.0  # standardised labels are clipped here for training
 
 
 class LatentRegressor(nn.Module):
@@ -52,7 +56,8 @@ def train_regressor(
     names = label_order(set(data.labels))
     raw = label_matrix(data, names)
     mean, std = raw.mean(0), raw.std(0) + 1e-6
-    y = torch.from_numpy((raw - mean) / std)
+    # Clipped targets and a Huber loss: a few renders score 10+ std (a frame-like shadow read as glasses).
+    y = torch.from_numpy((raw - mean) / std).clamp(-CLIP, CLIP)
     z = torch.from_numpy(data.latents).float()
     order = torch.randperm(len(z), generator=torch.Generator().manual_seed(seed))
     n_val = max(int(len(z) * cfg.holdout), 1)
@@ -63,14 +68,23 @@ def train_regressor(
     steps_per_epoch = -(-len(fit) // cfg.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     shuffle = torch.Generator().manual_seed(seed + 1)
-    for _ in tqdm(range(cfg.epochs), desc="regressor (epochs)", dynamic_ncols=True):
+    best, best_state = float("inf"), copy.deepcopy(net.state_dict())
+    bar = tqdm(range(cfg.epochs), desc="regressor (epochs)", dynamic_ncols=True)
+    for _ in bar:
+        net.train()
         for idx in fit[torch.randperm(len(fit), generator=shuffle)].split(cfg.batch):
-            loss = (net(z[idx]) - y[idx]).pow(2).mean()
+            loss = F.huber_loss(net(z[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-    net.eval()
+        net.eval()
+        with torch.no_grad():
+            held_out = float((net(z[val]) - y[val]).pow(2).mean())
+        bar.set_postfix(heldout_mse=f"{held_out:.3f}")
+        if held_out < best:  # early stopping: the weak labels (age, gender) overfit within a few epochs
+            best, best_state = held_out, copy.deepcopy(net.state_dict())
+    net.load_state_dict(best_state)
     with torch.no_grad():
         err = (net(z[val]) - y[val]).pow(2).mean(0)
     r2 = (1 - err / y[val].var(0)).tolist()
