@@ -13,7 +13,7 @@ import onnxruntime as ort
 import torch
 
 from calibration.config import CalibrationConfig
-from calibration.dataset import CalibrationSet, build_calibration_set, save_grid, to_network
+from calibration.dataset import CalibrationSet, build_calibration_set, to_network
 from calibration.faces import find_faces, folder_sources, photo_sources, video_source
 from calibration.gate import PathResult, Verdict, compare, judge, run_path, save_verdict
 from calibration.quantise import calibration_feeds, quantise_network
@@ -64,8 +64,6 @@ def load_or_build_set(
     )
     data.meta["sources"] = sorted({name.split("#")[0] for s in sources for name, _ in s.frames})
     data.save(path)
-    save_grid(data.crops, path.with_suffix(".png"))
-    save_grid(data.heldout_crops, path.with_name(path.stem + "-heldout.png"))
     return data, path
 
 

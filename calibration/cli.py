@@ -10,6 +10,7 @@ import torch
 
 from calibration.calibrate import environment, gate_networks, load_or_build_set, speed_table, tensorrt_calibration, verdict_dicts
 from calibration.config import QUANTISABLE
+from calibration.dataset import save_grid
 from calibration.quantise import calibration_feeds, quantise_network
 from calibration.report import write_report
 from engines.checkpoint import CheckpointError
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if "random" in nets.weights.values():
         print(f"warning: random weights for {[k for k, v in nets.weights.items() if v == 'random']}: the figures say nothing about the shipped models")
     data, set_path = load_or_build_set(nets, alignment_template(settings, nets.resolution), cfg, args.faces, args.rebuild_set, print)
+    grids = (save_grid(data.crops, args.json.with_name("calibration_set.png")), save_grid(data.heldout_crops, args.json.with_name("heldout_faces.png")))
     quant = {}
     for name in cfg.networks:
         feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         "setup": {"command": "python run.py calibrate " + " ".join(sys.argv[2:]), "weights": nets.weights, "profile": nets.profile, **environment(engine_cfg)},
         "calibration_set": {
             "path": str(set_path),
-            "grid": str(set_path.with_suffix(".png")),
+            "grid": str(grids[0]),
+            "heldout_grid": str(grids[1]),
             "crops": len(data.crops),
             "real_fraction": round(data.real_fraction, 3),
             "heldout_crops": len(data.heldout_crops),

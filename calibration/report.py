@@ -36,7 +36,7 @@ def markdown(report: dict) -> str:
         f"{data['people_calibration']} people, aligned with the live pipeline's aligner to {data['resolution']} px and augmented "
         f"(misalignment, mirror, colour, blur, noise; strength {data['augment']}). Held out for the gate: "
         f"{data['heldout_crops']} crops of {len(data['people_heldout'])} other people. Sources: {', '.join(data['sources'])}.",
-        f"Set: `{data['path']}`, grid: `{data['grid']}`.",
+        f"Set: `{data['path']}`. Crops: `{data['grid']}` (first 128); held-out faces: `{data['heldout_grid']}`.",
         "",
         "## Quantisation (ONNX Runtime static INT8, QDQ)",
         "",
