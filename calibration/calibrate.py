@@ -4,7 +4,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,13 +18,13 @@ from calibration.faces import find_faces, folder_sources, photo_sources, video_s
 from calibration.gate import PathResult, Verdict, compare, judge, run_path, save_verdict
 from calibration.quantise import calibration_feeds, quantise_network
 from calibration.tensorrt_calibrator import CalibrationBatches, CalibrationCache, entropy_calibrator, write_trt_ep_table
-from engines.checkpoint import CheckpointError, read_header
 from engines.bench import time_engine
+from engines.checkpoint import CheckpointError, read_header
 from engines.config import REPO_ROOT, EngineConfig, resolve_path
 from engines.engine import Engine, TensorSpec
+from engines.engine_cache import EngineCache
 from engines.onnx_export import file_sha256, int8_path
 from engines.profiles import NetworkSet, build_engine, onnx_file
-from engines.engine_cache import EngineCache
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
 from stream.alignment import AlignmentTemplate
 from stream.stages import run_batched
@@ -65,6 +65,18 @@ def load_or_build_set(
     data.meta["sources"] = sorted({name.split("#")[0] for s in sources for name, _ in s.frames})
     data.save(path)
     return data, path
+
+
+def quantise_all(nets: NetworkSet, data: CalibrationSet, engine_cfg: EngineConfig, cfg: CalibrationConfig, say) -> dict[str, dict]:
+    """The INT8 QDQ model of every configured network, beside its float ONNX file (where the engines look for it)."""
+    out = {}
+    for name in cfg.networks:
+        onnx_path = onnx_file(nets, name, engine_cfg)
+        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
+        report = quantise_network(name, onnx_path, int8_path(onnx_path), feeds, cfg)
+        say(f"quantised {name}: {report.path} ({report.seconds} s; left in float: {report.float_weighted_ops or 'none'})")
+        out[name] = report.to_dict()
+    return out
 
 
 def tensorrt_calibration(nets: NetworkSet, data: CalibrationSet, engine_cfg: EngineConfig, cfg: CalibrationConfig, say) -> dict[str, str]:
@@ -190,10 +202,6 @@ def _recognisers(reference: PathResult, regressor: Path, attributes: bool, say):
         return {k: v / stds.get(k, 1.0) for k, v in raw(images).items()}
 
     return embed, label
-
-
-def verdict_dicts(verdicts: dict[str, Verdict]) -> dict[str, dict]:
-    return {n: asdict(v) for n, v in verdicts.items()}
 
 
 def speed_table(nets: NetworkSet, engine_cfg: EngineConfig, cfg: CalibrationConfig, repeats: int = 100) -> dict[str, dict[str, float]]:

@@ -3,22 +3,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
-from calibration.calibrate import environment, gate_networks, load_or_build_set, speed_table, tensorrt_calibration, verdict_dicts
+from calibration.calibrate import environment, gate_networks, load_or_build_set, quantise_all, speed_table, tensorrt_calibration
 from calibration.config import QUANTISABLE
 from calibration.dataset import save_grid
-from calibration.quantise import calibration_feeds, quantise_network
-from calibration.report import write_report
+from calibration.report import summary_lines, write_report
 from engines.checkpoint import CheckpointError
 from engines.config import resolve_path
 from engines.engine import EngineError
 from engines.engine_args import add_engine_args
-from engines.onnx_export import int8_path
-from engines.profiles import load_networks, onnx_file
+from engines.profiles import load_networks
 from settings import ConfigError, load_settings
 
 
@@ -59,23 +57,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: random weights for {[k for k, v in nets.weights.items() if v == 'random']}: the figures say nothing about the shipped models")
     data, set_path = load_or_build_set(nets, alignment_template(settings, nets.resolution), cfg, args.faces, args.rebuild_set, print)
     grids = (save_grid(data.crops, args.json.with_name("calibration_set.png")), save_grid(data.heldout_crops, args.json.with_name("heldout_faces.png")))
-    quant = {}
-    for name in cfg.networks:
-        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
-        report = quantise_network(name, onnx_file(nets, name, engine_cfg), int8_path(onnx_file(nets, name, engine_cfg)), feeds, cfg)
-        print(f"quantised {name}: {report.path} ({report.seconds} s; left in float: {report.float_weighted_ops or 'none'})")
-        quant[name] = report.to_dict()
+    quant = quantise_all(nets, data, engine_cfg, cfg, print)
     trt = tensorrt_calibration(nets, data, engine_cfg, cfg, print)
     regressor = resolve_path(settings.train.out_dir) / "regressor.safetensors"
     verdicts = gate_networks(nets, data, engine_cfg, cfg, regressor, not args.no_attributes, print)
     for verdict in verdicts.values():
         print("gate: " + verdict.line())
     speed = speed_table(nets, engine_cfg, cfg)
-    summary = []
-    for name in cfg.networks:
-        v, s = verdicts[name], speed[name]
-        faster = f"{s['ort'] / s['ort-int8']:.2f}× the float speed ({s['ort-int8']:.3f} vs {s['ort']:.3f} ms)"
-        summary.append(f"{name}: INT8 {'ships' if v.passed else 'refused, the pipeline runs float'}; INT8 runs at {faster}")
+    summary = summary_lines(verdicts, speed)
     report = {
         "setup": {"command": "python run.py calibrate " + " ".join(sys.argv[2:]), "weights": nets.weights, "profile": nets.profile, **environment(engine_cfg)},
         "calibration_set": {
@@ -90,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "quantisation": quant,
         "tensorrt": trt,
-        "gate": {"thresholds": next(iter(verdicts.values())).thresholds, "edit_magnitude": cfg.edit_magnitude, "verdicts": verdict_dicts(verdicts)},
+        "gate": {"thresholds": next(iter(verdicts.values())).thresholds, "edit_magnitude": cfg.edit_magnitude, "verdicts": {n: asdict(v) for n, v in verdicts.items()}},
         "speed_ms": speed,
         "summary": summary,
     }

@@ -14,6 +14,15 @@ def write_report(report: dict, json_path: Path) -> tuple[Path, Path]:
     return json_path, md_path
 
 
+def summary_lines(verdicts: dict, speed: dict[str, dict[str, float]]) -> list[str]:
+    """One line per quantised network: does its INT8 ship, and how fast it is next to float."""
+    lines = []
+    for name, s in speed.items():
+        faster = f"{s['ort'] / s['ort-int8']:.2f}× the float speed ({s['ort-int8']:.3f} vs {s['ort']:.3f} ms)"
+        lines.append(f"{name}: INT8 {'ships' if verdicts[name].passed else 'refused, the pipeline runs float'}; INT8 runs at {faster}")
+    return lines
+
+
 def _fmt(value, digits: int = 3) -> str:
     if value is None:
         return "n/a"
