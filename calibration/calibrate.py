@@ -72,7 +72,7 @@ def quantise_all(nets: NetworkSet, data: CalibrationSet, engine_cfg: EngineConfi
     out = {}
     for name in cfg.networks:
         onnx_path = onnx_file(nets, name, engine_cfg)
-        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
+        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed, nets.latent_shape)
         report = quantise_network(name, onnx_path, int8_path(onnx_path), feeds, cfg)
         say(f"quantised {name}: {report.path} ({report.seconds} s; left in float: {report.float_weighted_ops or 'none'})")
         out[name] = report.to_dict()
@@ -86,7 +86,7 @@ def tensorrt_calibration(nets: NetworkSet, data: CalibrationSet, engine_cfg: Eng
     out = {}
     for name in cfg.networks:
         onnx_path = onnx_file(nets, name, engine_cfg)
-        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed)
+        feeds = calibration_feeds(name, data, len(nets.attributes), cfg.max_delta, cfg.seed, nets.latent_shape)
         table = write_trt_ep_table(onnx_path, feeds, Path(cfg.out_dir) / f"{onnx_path.stem}.trt-ep")
         out[name] = f"ONNX Runtime TensorRT-provider table {table}"
         if missing:

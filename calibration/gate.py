@@ -81,7 +81,6 @@ class Figures:
 def compare(
     candidate: PathResult, reference: PathResult, attributes: tuple[str, ...], same_encoder: bool,
     embed: Callable[[np.ndarray], np.ndarray] | None, label: Callable[[np.ndarray], dict[str, np.ndarray]] | None,
-    label_std: dict[str, float] | None = None,
 ) -> Figures:
     """The gate's figures for one INT8 path; `embed` (images → embeddings) and `label` (images → std-unit labels) may be None."""
     notes = []

@@ -21,13 +21,16 @@ METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entr
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 
-def calibration_feeds(network: str, data: CalibrationSet, n_attributes: int, max_delta: float, seed: int) -> list[dict[str, np.ndarray]]:
+def calibration_feeds(
+    network: str, data: CalibrationSet, n_attributes: int, max_delta: float, seed: int, latent_shape: tuple[int, ...] | None = None
+) -> list[dict[str, np.ndarray]]:
     """One batch-1 input dict per calibration sample, named as the network's ONNX inputs.
 
+    Latents are stored flat; `latent_shape` (e.g. W+ (18, 512)) shapes them for the network.
     mapper+generator also sees edits: Δ on one or two attributes up to ±max_delta, as the sliders ask."""
     if network == "encoder":
         return [{"image": image[None]} for image in data.images]
-    latents = data.latents.astype(np.float32)
+    latents = data.latents.astype(np.float32).reshape(len(data.latents), *(latent_shape or data.latents.shape[1:]))
     if network == "generator":
         return [{"latent": z[None]} for z in latents]
     rng = np.random.default_rng(seed)
