@@ -10,12 +10,13 @@ import pytest
 import skimage.data
 import torch
 
-from calibration.config import CalibrationConfig
 from calibration.calibrate import gate_networks
+from calibration.config import CalibrationConfig
 from calibration.dataset import CalibrationSet, build_calibration_set
 from calibration.faces import find_faces, photo_sources, video_source
 from calibration.gate import int8_or_float, psnr_db, row_cosine
 from calibration.quantise import calibration_feeds, quantise_network
+from engines.bench import run_bench
 from engines.config import EngineConfig
 from engines.onnx_export import int8_path
 from engines.profiles import build_engine, load_networks, onnx_file
@@ -94,6 +95,10 @@ def test_real_face_calibration_passes_and_the_pipeline_runs_int8(setup):
     int8_cfg = replace(engine_cfg, precision="int8")
     assert build_engine(nets, "encoder", "ort", int8_cfg).backend == "ort-int8"
     assert build_engine(nets, "generator", "ort", int8_cfg).backend == "ort-int8"
+    # bench times float and INT8 in one run and says what the gate decided (speed itself is only reported)
+    report = run_bench(nets, engine_cfg, ["ort", "ort-int8"], ["encoder"], warmup=1, repeats=3)
+    assert set(report["networks"]["encoder"]) == {"ort", "ort-int8"} and report["int8_speedup_vs_ort"]["encoder"] > 0
+    assert report["int8_gate"] == {"encoder": "gate passed"}
 
 
 def test_a_changed_int8_file_is_no_longer_trusted(setup, tmp_path):
