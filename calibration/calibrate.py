@@ -13,7 +13,7 @@ import onnxruntime as ort
 import torch
 
 from calibration.config import CalibrationConfig
-from calibration.dataset import CalibrationSet, build_calibration_set, to_network
+from calibration.dataset import CalibrationSet, build_calibration_set, to_crops, to_network
 from calibration.faces import find_faces, folder_sources, photo_sources, video_source
 from calibration.gate import PathResult, Verdict, compare, judge, run_path, save_verdict
 from calibration.quantise import calibration_feeds, quantise_network
@@ -156,8 +156,7 @@ def gate_networks(
         say(f"gate: measuring the INT8 {name} path on {len(images)} held-out faces")
         result = run_path(encoder, editor, images, len(nets.attributes), cfg.edit_magnitude)
         figures = compare(result, reference, nets.attributes, encoder is float_enc, embed, label)
-        files = [int8_path(onnx_paths[n]) for n in name.split(" + ")]
-        verdicts[name] = judge(name, figures, cfg, files[0])
+        verdicts[name] = judge(name, figures, cfg, int8_path(onnx_paths[name.split(" + ")[0]]))
     combined = verdicts.get("encoder + mapper+generator")
     if combined is not None and not combined.passed:
         for name in ("encoder", "mapper+generator"):  # each alone passed, together they are too far: ship neither
@@ -182,10 +181,8 @@ def _recognisers(reference: PathResult, regressor: Path, attributes: bool, say):
         return embed, None
     from recognisers.labeller import FaceLabeller
 
-    from calibration.dataset import to_crops
-
     labeller = FaceLabeller()
-    memo: dict[int, dict[str, np.ndarray]] = {}
+    memo: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
 
     def raw(images: np.ndarray) -> dict[str, np.ndarray]:
         if id(images) not in memo:
