@@ -133,7 +133,7 @@ def onnx_file(nets: NetworkSet, name: str, config: EngineConfig) -> Path:
     stem = f"{nets.profile}-{nets.resolution}-{name.replace('+', '_')}"
     path = onnx_dir(config) / f"{stem}-{nets.weights_key()}.onnx"
     if not path.is_file():
-        for stale in path.parent.glob(f"{stem}-*.onnx"):  # older weights or code, and their INT8 versions
+        for stale in path.parent.glob(f"{stem}-*.onnx*"):  # older weights or code, their INT8 versions and gate verdicts
             stale.unlink()
         export_onnx(nets.module(name), nets.example_inputs(name), list(GRAPH_OUTPUT_NAMES[name]), path)
     return path
