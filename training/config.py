@@ -55,6 +55,7 @@ class EncoderConfig:
     pixel_weight: float = 2.0
     prior_weight: float = 1.0  # keeps |z|²/dim near 1 so encodings stay where the mapper was trained
     identity_weight: float = 0.5
+    identity_batch: int = 16  # faces of each batch the embedder term looks at (it is the costly part)
     augment: float = 1.0  # strength of the real-webcam augmentations, 0 turns them off
     checkpoint_every: int = 250
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from training.config import TrainConfig
 from training.frozen import load_identity_embedder, load_labeller
 from training.rendering import load_generator
+from training.resume import saved_step
 
 
 def stage_output(stage: str, cfg: TrainConfig) -> Path:
@@ -20,14 +21,18 @@ def stage_output(stage: str, cfg: TrainConfig) -> Path:
 
 
 def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
-    """Run one stage unless its output exists; force restarts it from nothing."""
+    """Run one stage unless its output exists; force restarts it from nothing.
+
+    A finished mapper or encoder whose saved state is behind the configured steps is trained on from there,
+    so raising `steps` continues a run instead of repeating it."""
     out = stage_output(stage, cfg)
     state = cfg.cache_dir / f"{stage}_state.safetensors"
+    steps = {"mapper": cfg.mapper.steps, "encoder": cfg.encoder.steps}.get(stage)
     if force:
         state.unlink(missing_ok=True)
         if stage == "dataset":
             shutil.rmtree(out.parent, ignore_errors=True)
-    elif out.is_file():
+    elif out.is_file() and (steps is None or not 0 < saved_step(state) < steps):
         return f"done already: {out} (--force to redo)"
     extra = {"training_commit": commit, "seed": cfg.seed}
     generator = load_generator(cfg.generator)

@@ -20,14 +20,21 @@ def save_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optim
     tmp.replace(path)
 
 
-def load_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
-    """Restore what save_state wrote; returns the step to continue from (0 when there is no file)."""
+def saved_step(path: Path) -> int:
+    """The step a state file was written at, 0 when there is none."""
     if not path.is_file():
         return 0
     from safetensors import safe_open
 
     with safe_open(str(path), "pt") as f:
-        step = json.loads(f.metadata()["step"])
+        return int(json.loads(f.metadata()["step"]))
+
+
+def load_state(path: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Restore what save_state wrote; returns the step to continue from (0 when there is no file)."""
+    step = saved_step(path)
+    if step == 0:
+        return 0
     tensors = load_file(str(path))
     module.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     slots: dict[int, dict[str, torch.Tensor]] = {}
