@@ -48,7 +48,7 @@ class MapperConfig:
 @dataclass
 class EncoderConfig:
     channels: int = 32
-    steps: int = 900
+    steps: int = 1200
     batch: int = 64
     lr: float = 5e-4
     latent_weight: float = 0.2  # high values pull every face towards the blurry mean face
@@ -56,6 +56,7 @@ class EncoderConfig:
     prior_weight: float = 1.0  # keeps |z|²/dim near 1 so encodings stay where the mapper was trained
     identity_weight: float = 0.5
     identity_batch: int = 16  # faces of each batch the embedder term looks at (it is the costly part)
+    identity_start: int = 900  # step the embedder term starts at: the cheap losses shape the encoder first
     augment: float = 1.0  # strength of the real-webcam augmentations, 0 turns them off
     checkpoint_every: int = 250
 

@@ -72,7 +72,8 @@ def train_encoder(
         with torch.no_grad():
             clean = generator(latents)
         degraded = augment_faces(clean, cfg.augment, rng)
-        losses = encoder_losses(encoder, generator, latents, degraded, clean, embedder, cfg.identity_batch)
+        active = embedder if step >= cfg.identity_start else None
+        losses = encoder_losses(encoder, generator, latents, degraded, clean, active, cfg.identity_batch)
         total = sum(weights[k] * v for k, v in losses.items())
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(cfg.lr, step, cfg.steps)
