@@ -9,6 +9,7 @@ import pytest
 from training.cli import main_eval, main_train
 from training.config import ATTRIBUTES
 from training.frozen import load_identity_embedder
+from training.resume import saved_step
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -32,6 +33,11 @@ def test_train_runs_every_stage_then_skips_finished_ones(tmp_path, capsys):
     capsys.readouterr()
     assert main_train([*TINY, *_paths(tmp_path), "--stages", "mapper,encoder"]) == 0
     assert capsys.readouterr().out.count("done already") == 2
+    # Raising the steps of a finished stage trains on from its saved state.
+    state = tmp_path / "cache/mapper_state.safetensors"
+    assert saved_step(state) == 3
+    assert main_train([*TINY, *_paths(tmp_path), "--stages", "mapper", "--set", "mapper.steps=5"]) == 0
+    assert "done already" not in capsys.readouterr().out and saved_step(state) == 5
 
 
 def test_train_names_an_unknown_stage_and_a_bad_setting(tmp_path, capsys):
