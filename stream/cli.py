@@ -22,7 +22,7 @@ from stream.session import Controls, Session
 from stream.terminal_keys import TerminalKeys
 
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
-DEMO_EDIT = "age=+1.5,beard=+1.5"
+DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
 USER_ERRORS = (CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError, StageFailure)
 
 
