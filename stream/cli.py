@@ -175,6 +175,8 @@ def main_demo(argv: list[str]) -> int:
     parser.add_argument("--input", default=str(DEMO_CLIP), help="video file (default: the shipped demo clip)")
     parser.add_argument("--realtime", action="store_true",
                         help="feed frames at the clip's own rate, like a camera (latency as live; fps capped)")
+    parser.add_argument("--loop", action="store_true",
+                        help="restart the clip at its end (a soak run: with --frames N, and --output '' to skip the file)")
     add_common_flags(parser)
     parser.set_defaults(output="out/demo.mp4", report="out/demo_report.json", edit=DEMO_EDIT)
     return guarded(parser.parse_args(argv), demo=True)

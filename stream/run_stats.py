@@ -1,10 +1,12 @@
 """Per-frame timings gathered while the pipeline runs, summarised as the run report.
 
 Means cover the whole run; percentiles cover the most recent WINDOW frames, so hours of live use
-keep memory flat."""
+keep memory flat. Every HISTORY_EVERY frames a point (latency of those frames, resident memory) is kept,
+so a long run shows whether either grows."""
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
@@ -16,6 +18,18 @@ from stream.packet import Frame
 
 STAGES = ("capture", "detect", "align", "edit", "encode", "generate", "blend", "sink")
 WINDOW = 20_000
+HISTORY_EVERY = 1000  # ≈ 30 s of camera frames per history point: a few KB an hour
+
+
+def current_rss_mb() -> float:
+    """Resident memory of this process now (Linux); elsewhere its peak, the closest the OS reports."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _window() -> deque:
@@ -35,6 +49,7 @@ class RunStats:
     stage_ms: dict[str, deque] = field(default_factory=lambda: {s: _window() for s in STAGES})
     stage_total_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     recent_done: deque = field(default_factory=lambda: deque(maxlen=30))
+    history: list[dict] = field(default_factory=list)
 
     def add(self, frame: Frame, done_at: float) -> None:
         self.frames += 1
@@ -49,6 +64,14 @@ class RunStats:
             self.stage_ms[name].append(ms)
             self.stage_total_ms[name] += ms
         self.recent_done.append(done_at)
+        if self.frames % HISTORY_EVERY == 0:
+            self.history.append(self._history_point(done_at))
+
+    def _history_point(self, now: float) -> dict:
+        lat = np.fromiter(islice(reversed(self.latencies_ms), HISTORY_EVERY), float)
+        return {"frames": self.frames, "wall_s": round(now - self.first_capture, 2),
+                "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
+                "latency_p95_ms": round(float(np.percentile(lat, 95)), 2), "rss_mb": round(current_rss_mb(), 1)}
 
     def fps(self) -> float:
         """Frames out per second of wall time, from the first capture to the last frame out."""
@@ -78,6 +101,7 @@ class RunStats:
             "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 2), "p95": round(float(np.percentile(lat, 95)), 2)},
             "stage_ms": {s: round(total / n, 3) for s, total in self.stage_total_ms.items()},
             "stage_ms_p95": {s: round(float(np.percentile(v, 95)), 3) if v else 0.0 for s, v in self.stage_ms.items()},
+            "history": self.history,
             **extra,
         }
 
