@@ -207,7 +207,12 @@ def _load_stylegan2(config: EngineConfig, random_missing: bool) -> NetworkSet:
     latent_shape = (generator.n_latent, generator.style_dim)
     map_path = resolve_path(config.stylegan2_mapper)
     attributes = ATTRIBUTES
-    if map_path.is_file() or not random_missing:
+    if not map_path.is_file() and not random_missing:
+        # No stylegan2 mapper ships and `run.py train` trains the default profile's: never edit with a stand-in.
+        raise CheckpointError(
+            f"engine.stylegan2_mapper = {config.stylegan2_mapper}: no such file; the stylegan2 profile needs an l2l_mapper "
+            "checkpoint trained on this generator (none ships with LiveL2L); pass --set engine.stylegan2_mapper=PATH")
+    if map_path.is_file():
         sd, head = load_checkpoint(map_path, "l2l_mapper")
         mapper = L2LMapper(**head.config)
         load_state_into(mapper, sd, map_path)

@@ -34,6 +34,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blend", choices=("delta", "replace"), help="delta: add G(w')-G(w) to the camera's face")
     parser.add_argument("--engine", choices=("auto", "trt", "ort", "torch"), help="runtime for the networks")
     parser.add_argument("--profile", choices=("default", "stylegan2"), help="model profile")
+    parser.add_argument("--e4e", help="stylegan2 profile: e4e/pSp checkpoint (engine.e4e_checkpoint)")
+    parser.add_argument("--trust-pickle", action="store_true", help="allow .pt files that contain pickled Python objects")
     parser.add_argument("--keymap", help="hotkeys TOML (default: stream/keymap.toml)")
     parser.add_argument("--frames", type=int, default=0, help="stop after N frames (0 = until the input ends / q)")
     parser.add_argument("--report", help="write the run report JSON here")
@@ -48,10 +50,12 @@ def settings_from(args: argparse.Namespace, demo: bool) -> Settings:
     """Defaults < --config TOML < --set overrides < dedicated flags."""
     overrides = list(args.set)
     for flag, key in (("faces", "stream.faces"), ("blend", "stream.blend"), ("engine", "engine.backend"),
-                      ("profile", "engine.profile"), ("keymap", "stream.keymap")):
+                      ("profile", "engine.profile"), ("e4e", "engine.e4e_checkpoint"), ("keymap", "stream.keymap")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f'{key}="{value}"')
+    if args.trust_pickle:
+        overrides.append("engine.trust_pickle=true")
     if not demo and args.camera is not None:
         overrides.append(f"stream.camera={args.camera}")
     if args.input:

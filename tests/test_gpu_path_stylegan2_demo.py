@@ -1,0 +1,68 @@
+"""The GPU path's profile, run as far as a CPU takes it: an e4e checkpoint in the public layout (narrow random
+weights, 256 px) drives `run.py demo --profile stylegan2` over a 1280×720 clip of a real face; only the face changes."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from stream_media import astronaut_bgr, hull_mask, mesh_landmarks, read_video, webcam_frame, write_video
+from test_engines_stylegan2_profile import SIZE, write_e4e, write_mapper
+from test_stream_pipeline import BACKEND, recording_camera  # noqa: F401 (fixture: frames the virtual camera got)
+
+from stream.cli import main_demo
+
+HD = (1280, 720)
+N_LATENT = 2 * 8 - 2  # W+ entries of a 256-px StyleGAN2
+
+
+@pytest.fixture(scope="module")
+def stylegan2_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sg2")
+    e4e = write_e4e(folder / "e4e_ffhq_encode.pt")
+    mapper = write_mapper(folder / "mapper.safetensors", N_LATENT)
+    frames = [webcam_frame(astronaut_bgr(), angle=2.0 * i, scale=3.0, size=HD) for i in range(2)]
+    clip = write_video(folder / "face_720p.avi", frames)
+    return folder, e4e, mapper, clip
+
+
+def demo_argv(folder, e4e, clip, *extra: str) -> list[str]:
+    return ["--input", str(clip), "--profile", "stylegan2", "--e4e", str(e4e), "--engine", "torch",
+            "--set", f'engine.cache_dir="{folder / "cache"}"', "--output", "", *extra]
+
+
+def test_720p_clip_through_the_stylegan2_profile_edits_only_the_face(stylegan2_files, recording_camera, tmp_path):
+    folder, e4e, mapper, clip = stylegan2_files
+    report_path = tmp_path / "report.json"
+    argv = demo_argv(folder, e4e, clip, "--set", f'engine.stylegan2_mapper="{mapper}"', "--report", str(report_path),
+                     "--virtualcam", "--set", f'stream.virtualcam_backend="{BACKEND}"', "--edit", "age=+2,glasses=+2")
+    assert main_demo(argv) == 0
+    report = json.loads(report_path.read_text())
+    inputs = read_video(clip)
+    assert len(recording_camera) == len(inputs) == 2
+    for src, out in zip(inputs, recording_camera):
+        assert out.shape == (HD[1], HD[0], 3) and out.dtype == np.uint8
+        landmarks = mesh_landmarks(src)
+        diff = np.abs(out.astype(int) - src.astype(int)).mean(2)
+        assert diff[~hull_mask(src.shape, landmarks, grow=8)].mean() < 0.05  # the frame around the face is the camera's
+        assert diff[hull_mask(src.shape, landmarks)].mean() > 1.0  # the 256-px edit reached the face
+    assert report["frames"] == 2 and report["faces_edited"] == 2 and report["engine"] == "torch"
+    assert set(report["stage_ms"]) == {"capture", "detect", "align", "edit", "encode", "generate", "blend", "sink"}
+    assert all(ms > 0 for ms in report["stage_ms"].values())
+    assert report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
+
+
+def test_without_a_stylegan2_mapper_the_demo_says_which_setting_to_give(stylegan2_files, capsys):
+    folder, e4e, _, clip = stylegan2_files
+    argv = demo_argv(folder, e4e, clip, "--set", f'engine.stylegan2_mapper="{folder / "none.safetensors"}"')
+    assert main_demo(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "engine.stylegan2_mapper" in err[0] and "none ships" in err[0]
+
+
+def test_stylegan2_profile_resolution_is_the_checkpoint_s(stylegan2_files, capsys):
+    folder, e4e, mapper, clip = stylegan2_files
+    argv = demo_argv(folder, e4e, clip, "--set", f'engine.stylegan2_mapper="{mapper}"', "--set",
+                     f"engine.resolution={2 * SIZE}")
+    assert main_demo(argv) == 2
+    assert f"generator is {SIZE} px" in capsys.readouterr().err
