@@ -1,6 +1,7 @@
-"""torch engine: eager fp32 on CPU; on CUDA fp16, channels_last and one captured CUDA graph per network."""
+"""torch engine: eager fp32 on CPU; on CUDA fp16, channels_last, its own stream and one captured CUDA graph per network."""
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -25,7 +26,13 @@ def prepare_module(module: nn.Module, device: torch.device | str, dtype: torch.d
 
 
 class TorchEngine:
-    """Wraps a module with fixed input shapes; outputs are named in the order the module returns them."""
+    """Wraps a module with fixed input shapes; outputs are named in the order the module returns them.
+
+    On CUDA every call runs on the engine's own stream: pinned host buffers → device (async), graph replay,
+    device → pinned host (async), then only this stream is waited on. The calling thread (the pipeline's latent
+    worker) blocks with the GIL released, so capture and face tracking keep running on theirs, and nothing
+    waits on the default stream or on another engine's work.
+    """
 
     def __init__(self, name: str, module: nn.Module, inputs: tuple[TensorSpec, ...], output_names: tuple[str, ...], device: str = "cpu", half: bool = True, cuda_graph: bool = True):
         self.name = name
@@ -35,13 +42,22 @@ class TorchEngine:
         self.dtype = torch.float16 if cuda and half else torch.float32
         self.module = prepare_module(module, self.device, self.dtype) if cuda else module.eval()
         self.inputs = inputs
+        self.stream = torch.cuda.Stream(self.device) if cuda else None
         self.static = {s.name: torch.zeros(s.shape, device=self.device, dtype=self.dtype) for s in inputs}
-        first = self._run()
+        self.host_in = {s.name: torch.zeros(s.shape, dtype=self.dtype, pin_memory=True) for s in inputs} if cuda else {}
+        if cuda:
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))  # weights and buffers were made on the default stream
+        with self._on_stream():
+            first = self._run()
+        self.host_out = tuple(torch.empty(t.shape, dtype=t.dtype, pin_memory=True) for t in first) if cuda else ()
         self.outputs = tuple(TensorSpec(n, tuple(t.shape)) for n, t in zip(output_names, first))
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_out: tuple[torch.Tensor, ...] = ()
         if cuda and cuda_graph:
             self._capture()
+
+    def _on_stream(self):
+        return torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
 
     def _run(self) -> tuple[torch.Tensor, ...]:
         with torch.inference_mode():
@@ -49,25 +65,33 @@ class TorchEngine:
         return out if isinstance(out, tuple) else (out,)
 
     def _capture(self) -> None:
-        # Warm-up on a side stream (cuDNN picks its algorithms), then record one replayable graph.
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
+        # Warm-up on the engine's stream (cuDNN picks its algorithms), then record one replayable graph on it.
+        with self._on_stream():
             for _ in range(3):
                 self._run()
-        torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), torch.inference_mode():
+        with torch.cuda.graph(self.graph, stream=self.stream), torch.inference_mode():
             out = self.module(*self.static.values())
         self.static_out = out if isinstance(out, tuple) else (out,)
+        self.stream.synchronize()
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        with torch.inference_mode():
+        if self.stream is None:
+            with torch.inference_mode():
+                for s in self.inputs:
+                    self.static[s.name].copy_(torch.from_numpy(np.asarray(feeds[s.name])))
+                return {s.name: t.numpy() for s, t in zip(self.outputs, self._run())}
+        for s in self.inputs:
+            self.host_in[s.name].numpy()[...] = feeds[s.name]  # casts to the engine's dtype on the CPU
+        with self._on_stream(), torch.inference_mode():
             for s in self.inputs:
-                self.static[s.name].copy_(torch.from_numpy(np.asarray(feeds[s.name])), non_blocking=True)
+                self.static[s.name].copy_(self.host_in[s.name], non_blocking=True)
             if self.graph is not None:
                 self.graph.replay()
                 outs = self.static_out
             else:
                 outs = self._run()
-            return {s.name: t.float().cpu().numpy() for s, t in zip(self.outputs, outs)}
+            for host, t in zip(self.host_out, outs):
+                host.copy_(t, non_blocking=True)
+        self.stream.synchronize()
+        return {s.name: host.numpy().astype(np.float32) for s, host in zip(self.outputs, self.host_out)}

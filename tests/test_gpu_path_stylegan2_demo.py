@@ -6,10 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from stream_media import astronaut_bgr, hull_mask, mesh_landmarks, read_video, webcam_frame, write_video
-from test_engines_stylegan2_profile import SIZE, write_e4e, write_mapper
+from test_engines_stylegan2_profile import SIZE, STYLE_DIM, small_generator, write_e4e, write_mapper
 from test_stream_pipeline import BACKEND, recording_camera  # noqa: F401 (fixture: frames the virtual camera got)
 
+from engines.engine import TensorSpec
+from engines.torch_engine import TorchEngine
 from stream.cli import main_demo
 
 HD = (1280, 720)
@@ -66,3 +69,17 @@ def test_stylegan2_profile_resolution_is_the_checkpoint_s(stylegan2_files, capsy
                      f"engine.resolution={2 * SIZE}")
     assert main_demo(argv) == 2
     assert f"generator is {SIZE} px" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_torch_cuda_generator_replays_its_graph_on_its_own_stream():
+    generator = small_generator()
+    spec = (TensorSpec("latent", (1, N_LATENT, STYLE_DIM)),)
+    w = {"latent": np.random.default_rng(0).standard_normal(spec[0].shape).astype(np.float32)}
+    want = TorchEngine("generator", generator, spec, ("image",))(w)["image"]
+    engine = TorchEngine("generator", generator, spec, ("image",), device="cuda")
+    assert engine.graph is not None and engine.stream != torch.cuda.current_stream()
+    for _ in range(2):  # replays reuse the pinned buffers and the captured graph
+        got = engine(w)["image"]
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert float(np.abs(got - want).max()) <= 5e-2 * float(np.abs(want).max())  # fp16 on the GPU
