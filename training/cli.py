@@ -24,12 +24,12 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _settings(args: argparse.Namespace) -> TrainConfig:
+def _settings(args: argparse.Namespace, seed_key: str = "seed") -> TrainConfig:
     from settings import load_settings
 
     overrides = [o if o.startswith("train.") else f"train.{o}" for o in args.set]
     if args.seed is not None:
-        overrides.append(f"train.seed={args.seed}")
+        overrides.append(f"train.{seed_key}={args.seed}")
     cfg = load_settings(args.config, overrides).train
     torch.set_num_threads(cfg.threads)
     return cfg
@@ -39,7 +39,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a [train] setting, e.g. --set mapper.steps=2000 (repeatable)")
-    parser.add_argument("--seed", type=int, help="random seed (train.seed)")
+    parser.add_argument("--seed", type=int, help="random seed (train.seed; train.eval.seed for eval)")
 
 
 def main_train(argv: list[str]) -> int:
@@ -90,7 +90,7 @@ def main_eval(argv: list[str]) -> int:
     if args.faces is not None:
         args.set.append(f"eval.faces={args.faces}")
     try:
-        cfg = _settings(args)
+        cfg = _settings(args, seed_key="eval.seed")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

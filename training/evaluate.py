@@ -160,7 +160,8 @@ def summary_rows(result: dict) -> list[dict]:
 def markdown_table(result: dict) -> str:
     """The table of the model card: matched target change, identity kept, other attributes moved."""
     lines = [
-        "| attribute | target change L2L / linear (std) | identity L2L | identity linear | others L2L | others linear |",
+        "| attribute | target change L2L / linear (std) | identity L2L | identity linear | others L2L "
+        "| others linear |",
         "|---|---|---|---|---|---|",
     ]
     for name, m in result["attributes"].items():

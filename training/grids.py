@@ -5,7 +5,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from engines.dcgan import DCGANGenerator
 from training.rendering import render, to_uint8

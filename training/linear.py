@@ -27,6 +27,7 @@ def fit_directions(latents: np.ndarray, labels: dict[str, np.ndarray]) -> np.nda
 
 
 def save_directions(path: Path, directions: np.ndarray, extra: dict) -> None:
+    """Write the baseline's directions with the attribute order in the header."""
     header = CheckpointHeader(
         network="linear_directions", latent_shape=[directions.shape[1]], attributes=list(ATTRIBUTES), extra=extra
     )
@@ -34,7 +35,10 @@ def save_directions(path: Path, directions: np.ndarray, extra: dict) -> None:
 
 
 def load_directions(path: Path) -> np.ndarray:
+    """(K, D) directions in ATTRIBUTES order."""
     tensors, header = load_checkpoint(path, "linear_directions")
     if header.attributes != list(ATTRIBUTES):
-        raise ValueError(f"{path}: directions for {header.attributes}, expected {list(ATTRIBUTES)}; rerun the regressor stage")
+        raise ValueError(
+            f"{path}: directions for {header.attributes}, expected {list(ATTRIBUTES)}; rerun the regressor stage"
+        )
     return tensors["directions"].numpy()

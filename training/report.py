@@ -19,6 +19,7 @@ from training.rendering import load_generator
 
 
 def load_mapper(path: Path) -> L2LMapper:
+    """The shipped mapper in eval mode."""
     tensors, header = load_checkpoint(path, "l2l_mapper")
     mapper = L2LMapper(**header.config)
     load_state_into(mapper, tensors, path)
