@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration.config import CalibrationConfig
-from engines.config import EngineConfig
+from engines.config import EngineConfig, check_config_model_paths
 from stream.config import StreamConfig
 from training.config import TrainConfig
 
@@ -42,8 +42,9 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
             raise ConfigError(f"config file {path} not found; pass an existing TOML file or leave --config out")
         try:
             data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"config file {path}: invalid TOML ({e})") from None
+        check_config_model_paths(data, str(path))
         _apply(settings, data, str(path))
     for item in overrides or []:
         key, sep, value = item.partition("=")

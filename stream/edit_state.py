@@ -1,11 +1,13 @@
 """What the user asked for: per-attribute strength and on/off, bypass, and the ramp towards it."""
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
 ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
+MAX_STRENGTH = 3.0  # std of the attribute; the mapper is trained to ±2 and breaks down well beyond
 
 
 class EditError(ValueError):
@@ -20,9 +22,13 @@ def parse_edits(text: str, attributes: tuple[str, ...] = ATTRIBUTES) -> dict[str
         if not sep or name.strip() not in attributes:
             raise EditError(f"--edit '{part}': write attribute=value with one of {', '.join(attributes)}")
         try:
-            edits[name.strip()] = float(value)
+            strength = float(value)
         except ValueError:
             raise EditError(f"--edit '{part}': '{value}' is not a number (e.g. age=+0.8)") from None
+        if not math.isfinite(strength) or abs(strength) > MAX_STRENGTH:
+            raise EditError(f"--edit '{part}': strength out of range; use a number from -{MAX_STRENGTH:g} to "
+                            f"+{MAX_STRENGTH:g} (standard deviations of the attribute)")
+        edits[name.strip()] = strength
     return edits
 
 
@@ -79,7 +85,8 @@ class EditState:
                 self.selected = arg
             elif kind in ("stronger", "weaker"):
                 sign = 1.0 if kind == "stronger" else -1.0
-                self.strength[self.selected] = round(self.strength[self.selected] + sign * self.strength_step, 4)
+                raised = self.strength[self.selected] + sign * self.strength_step
+                self.strength[self.selected] = round(float(np.clip(raised, -MAX_STRENGTH, MAX_STRENGTH)), 4)
                 self.enabled[self.selected] = self.strength[self.selected] != 0.0
             elif kind == "reset":
                 self.enabled = {a: False for a in self.attributes}

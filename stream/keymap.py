@@ -18,7 +18,7 @@ def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[st
     path = Path(path) if path else DEFAULT_KEYMAP
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise KeymapError(f"keymap {path}: cannot read it ({e}); fix it or leave --keymap out") from None
     bindings: list[tuple[str, str]] = []
     for attr, key in data.get("toggle", {}).items():
