@@ -67,7 +67,9 @@ class VideoFileSink:
                    # full-range 4:2:0 with exact rounding: the least colour shift OpenCV reads back
                    "-sws_flags", "accurate_rnd+full_chroma_int+bitexact", "-pix_fmt", "yuvj420p",
                    "-threads", "1", "-movflags", "+faststart", str(self.path)]
-            self._ffmpeg = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            # Its own session: a Ctrl-C in the terminal stops us, and we then finish the file by closing
+            # ffmpeg's input; ffmpeg interrupted by the same Ctrl-C would quit with an error instead.
+            self._ffmpeg = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
             self.codec = "h264"
             self._failed = False
             self._queue: queue.Queue = queue.Queue(maxsize=8)

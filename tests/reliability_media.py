@@ -25,12 +25,18 @@ def grace_hopper_bgr() -> np.ndarray:
     return image
 
 
-def truncated_jpeg(frame: np.ndarray, keep: float = 0.3) -> np.ndarray:
-    """What a camera sends when a USB packet is lost: a JPEG cut short, decoded as far as it goes."""
-    data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
-    decoded = cv2.imdecode(np.frombuffer(data[: int(len(data) * keep)], np.uint8), cv2.IMREAD_COLOR)
-    assert decoded is not None and decoded.shape == frame.shape
-    return decoded
+def damage_mjpeg_frames(path: Path, garbled: int, cut_short: int) -> None:
+    """Damage two frames of an MJPEG file in place, as a flaky USB camera or a bad disk does: random bytes
+    over a stretch of one frame's JPEG data, and another frame's data zeroed from a third of the way on."""
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]  # JPEG start markers
+    s, e = starts[garbled], starts[garbled + 1]
+    mid = s + (e - s) // 3
+    data[mid:mid + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    s, e = starts[cut_short], starts[cut_short + 1]
+    mid = s + (e - s) // 3
+    data[mid:e - 16] = bytes(e - 16 - mid)
+    path.write_bytes(bytes(data))
 
 
 def crowd_frame() -> np.ndarray:

@@ -1,0 +1,150 @@
+"""Issue 7, a live run over time: frames keep going out while the camera is gone and after it comes back at
+another size, a real-time demo sends every frame without gaps, and quit or Ctrl-C ends a run promptly with
+every thread stopped and the capture released."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import pyvirtualcam
+from pyvirtualcam import camera as pyvirtualcam_camera
+from reliability_media import BACKEND, RecordingCamera, virtualcam_flags
+from stream_media import REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, webcam_frame, write_video
+
+from engines.config import EngineConfig
+from engines.profiles import load_engines
+from stream.alignment import AlignmentTemplate
+from stream.capture import VideoSource
+from stream.config import StreamConfig
+from stream.edit_state import EditState
+from stream.keymap import load_keymap
+from stream.session import Controls, Session
+from stream.sinks import VirtualCameraSink
+
+PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}
+FPS = 15
+
+
+@pytest.fixture(autouse=True)
+def camera():
+    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
+    RecordingCamera.received, RecordingCamera.times, RecordingCamera.log = [], [], None
+    yield RecordingCamera.received
+    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
+
+
+def live_session(engines, spec: str) -> Session:
+    """A live session (newest frame only, reconnecting) on a stream source, sending to the recording camera."""
+    state = EditState(engines.attributes, {"beard": 2.0, "age": 2.0})
+    source = VideoSource(spec)
+    source.open()
+    return Session(StreamConfig(reconnect_max_s=0.2), engines, AlignmentTemplate.load(TEMPLATE),
+                   Controls(state, load_keymap(None, engines.attributes)), source,
+                   [VirtualCameraSink(640, 480, FPS, backend=BACKEND)])
+
+
+def start(session: Session) -> tuple[threading.Thread, dict]:
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(session.run()), name="test-runner")
+    runner.start()
+    return runner, result
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def assert_ended_cleanly(session: Session, runner: threading.Thread) -> None:
+    runner.join(5.0)
+    assert not runner.is_alive()
+    assert not session.source.is_open
+    assert not {t.name for t in threading.enumerate() if t.is_alive()} & PIPELINE_THREADS
+
+
+def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engines, camera):
+    path = write_video(tmp_path / "camera.avi", moving_face_clip(20), fps=FPS)
+    session = live_session(engines, f"file:{path}")  # a stream: its end or absence is a lost camera
+    runner, result = start(session)
+    wait_for(lambda: session.pipeline.stats.faces_edited >= 3)
+    path.rename(tmp_path / "unplugged.avi")
+    wait_for(lambda: not session.capture.connected.is_set())
+    time.sleep(1.0)  # the camera stays away
+    big = [webcam_frame(astronaut_bgr(), scale=3.0, centre=(222.0, 150.0), size=(1280, 720)) for _ in range(20)]
+    write_video(tmp_path / "hd.avi", big, fps=FPS).rename(path)  # back, now at 1280×720
+    assert session.capture.connected.wait(5.0)
+    edited_before = session.pipeline.stats.faces_edited
+    wait_for(lambda: session.pipeline.stats.faces_edited >= edited_before + 3)
+    session.controls.on_key("q")
+    assert_ended_cleanly(session, runner)
+    assert all(f.shape == (480, 640, 3) for f in camera)
+    gaps = np.diff(RecordingCamera.times)
+    assert gaps.max() < 0.5  # through the outage the last frame was repeated
+    assert result["frames"] > 6 and result["faces_edited"] >= 6
+
+
+def test_quit_while_the_camera_is_lost_ends_the_run_at_once(tmp_path, engines, camera):
+    path = write_video(tmp_path / "camera.avi", moving_face_clip(10), fps=FPS)
+    session = live_session(engines, f"file:{path}")
+    runner, _ = start(session)
+    wait_for(lambda: len(camera) >= 3)
+    path.unlink()
+    wait_for(lambda: not session.capture.connected.is_set())
+    time.sleep(0.5)  # reconnect attempts with backoff under way
+    session.controls.on_key("q")
+    assert_ended_cleanly(session, runner)
+
+
+def child_demo(tmp_path, clip, *argv: str) -> tuple[subprocess.Popen, object]:
+    """`python run.py demo …` in its own process group with the recording camera; returns (process, log path)."""
+    log = tmp_path / "frames.log"
+    command = [sys.executable, str(REPO / "tests/reliability_media.py"), str(log), "demo", "--input", str(clip),
+               "--engine", "torch", "--report", "", *virtualcam_flags(), *argv]
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True), log
+
+
+def logged(log) -> np.ndarray:
+    """(time, height, width) per frame the child's camera got."""
+    return np.loadtxt(log, ndmin=2) if log.exists() and log.stat().st_size else np.zeros((0, 3))
+
+
+def test_a_realtime_demo_sends_every_frame_at_the_clip_rate(tmp_path):
+    clip = write_video(tmp_path / "face.avi", moving_face_clip(45), fps=FPS)
+    child, log = child_demo(tmp_path, clip, "--realtime", "--output", "")
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    frames = logged(log)
+    assert len(frames) == 45 and (frames[:, 1:] == (480, 640)).all()
+    gaps = np.diff(frames[5:, 0])  # after the first frames (engines warming up)
+    assert np.median(gaps) == pytest.approx(1 / FPS, rel=0.25)
+    assert gaps.max() < 6 / FPS
+
+
+def test_ctrl_c_ends_a_realtime_run_promptly_and_keeps_the_video_written(tmp_path):
+    clip = write_video(tmp_path / "face.avi", moving_face_clip(30), fps=FPS)
+    out = tmp_path / "out.mp4"
+    child, log = child_demo(tmp_path, clip, "--realtime", "--loop", "--output", str(out))
+    try:
+        wait_for(lambda: len(logged(log)) >= 10, timeout=60)
+    except AssertionError:
+        child.kill()
+        raise
+    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    _, err = child.communicate(timeout=15)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert len(read_video(out)) >= 10
