@@ -22,6 +22,7 @@ from engines.checkpoint import CheckpointError
 from engines.engine import EngineError
 from engines.engine_args import add_engine_args, engine_config_from_args
 from engines.onnx_export import int8_path
+from engines.ort_engine import PREFERRED_PROVIDERS
 from engines.profiles import NETWORKS, NetworkSet, build_engine, load_networks, onnx_file, random_stylegan2
 
 
@@ -81,9 +82,21 @@ def run_bench(nets: NetworkSet, config, backends: list[str], networks: list[str]
     report["int8_speedup_vs_ort"] = {
         name: round(ms["ort"] / ms["ort-int8"], 2) for name, ms in report["networks"].items() if "ort" in ms and "ort-int8" in ms
     }
-    report["not_tried"] = skipped
+    report["not_tried"] = skipped | ort_gpu_missing(backends)
     report["rss_mib"] = rss_mib()
     return report
+
+
+def ort_gpu_missing(backends: list[str]) -> dict[str, str]:
+    """`ort` runs on the best provider installed; say which GPU providers it could not try and how to get them."""
+    present = ort.get_available_providers()
+    missing = [p for p in PREFERRED_PROVIDERS[:-1] if p not in present]
+    if "ort" not in backends or not missing:
+        return {}
+    ran_on = next(p for p in PREFERRED_PROVIDERS if p in present)
+    fix = ("install onnxruntime-gpu in place of onnxruntime" if "CUDAExecutionProvider" in missing
+           else "install TensorRT's libraries for the TensorRT provider")
+    return {"ort-gpu": f"onnxruntime {ort.__version__} lacks {' and '.join(missing)} (ort ran on {ran_on}); {fix}"}
 
 
 def main(argv: list[str]) -> int:

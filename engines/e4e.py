@@ -172,3 +172,15 @@ def load_e4e(path: str | Path, trust_pickle: bool = False) -> tuple[E4EInversion
         avg = torch.zeros_like(avg)
     inversion = E4EInversion(encoder, avg)
     return inversion.eval(), generator.eval(), opts
+
+
+def save_e4e(path: str | Path, inversion: E4EInversion, generator: Generator, opts: dict | None = None) -> Path:
+    """Write an encoder, its generator and mean latent in the public e4e/pSp layout that `load_e4e` reads
+    (tensors, strings and numbers only: it loads with weights_only=True). `opts` adds to the written options."""
+    path = Path(path)
+    state = {f"encoder.{k}": v for k, v in inversion.encoder.state_dict().items()}
+    state |= {f"decoder.{k}": v for k, v in generator.state_dict().items()}
+    encoder_type = ENCODER_TYPES[0] if inversion.encoder.editing else ENCODER_TYPES[1]
+    written = {"encoder_type": encoder_type, "stylegan_size": generator.size, "start_from_latent_avg": True, **(opts or {})}
+    torch.save({"state_dict": state, "latent_avg": inversion.latent_avg.clone(), "opts": written}, path)
+    return path

@@ -1,4 +1,4 @@
-"""Make assets/demo_face.mp4: a short 640×480 clip of a real face with webcam-like motion.
+"""Make assets/demo_face.mp4: a short 640×480 clip (or any size: --size 1280x720) of a real face with webcam-like motion.
 
 No real face video exists offline, so the clip is synthesised from one real photograph
 (skimage.data.astronaut(), NASA, public domain): a slow pan, zoom and roll, a slight change of
@@ -38,15 +38,17 @@ def main() -> None:
     parser.add_argument("--output", default="assets/demo_face.mp4")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT, e.g. 1280x720 (the face scales with the height)")
     args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     rng = np.random.default_rng(0)
     n = int(args.seconds * args.fps)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, (640, 480))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, (width, height))
     for i in range(n):
-        writer.write(render_frame(photo, i / n, (640, 480), centre=(222.0, 150.0), scale=2.0, rng=rng))
+        writer.write(render_frame(photo, i / n, (width, height), centre=(222.0, 150.0), scale=2.0 * height / 480, rng=rng))
     writer.release()
     print(f"wrote {out} ({n} frames, {out.stat().st_size / 1e6:.2f} MB)")
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
@@ -120,6 +121,8 @@ def test_bench_times_every_backend_present_and_lists_the_others(nets, tmp_path):
     for backend, why in backend_status().items():
         if why:
             assert report["not_tried"][backend] == why
+    if "CUDAExecutionProvider" not in ort.get_available_providers():  # a CPU onnxruntime: its GPU providers are named
+        assert "CUDAExecutionProvider" in report["not_tried"]["ort-gpu"]
     assert report["max_abs_diff_vs_torch"]["generator"]["ort"] < 1e-4
     assert report["speedup_vs_torch"]["generator"]["ort"] > 0
     assert report["rss_mib"]["peak"] > 100

@@ -12,7 +12,7 @@ import torch
 
 from engines.checkpoint import CheckpointError, CheckpointHeader, save_checkpoint
 from engines.config import EngineConfig
-from engines.e4e import StyleEncoder, load_e4e
+from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e
 from engines.mapper import L2LMapper
 from engines.profiles import load_engines, load_rosinality_generator
 from engines.stylegan2 import Generator
@@ -50,14 +50,11 @@ def small_generator(seed: int = 0) -> Generator:
 
 def write_e4e(path: Path, encoder_type: str = "Encoder4Editing") -> Path:
     """A checkpoint in the layout of the public e4e_ffhq_encode.pt: state_dict with prefixes, latent_avg, opts."""
-    enc = randomize(StyleEncoder(SIZE, base=BASE, style_dim=STYLE_DIM), 1)
+    enc = randomize(StyleEncoder(SIZE, base=BASE, style_dim=STYLE_DIM, editing=encoder_type == "Encoder4Editing"), 1)
     dec = small_generator(2)
-    state = {f"encoder.{k}": v for k, v in enc.state_dict().items()}
-    state |= {f"decoder.{k}": v for k, v in dec.state_dict().items()}
-    opts = {"exp_dir": "experiments/ffhq", "dataset_type": "ffhq_encode", "encoder_type": encoder_type, "stylegan_size": SIZE,
-            "start_from_latent_avg": True, "checkpoint_path": None, "batch_size": 8, "learning_rate": 0.0001, "lpips_lambda": 0.8}
-    torch.save({"state_dict": state, "latent_avg": torch.randn(dec.n_latent, STYLE_DIM) * 0.1, "opts": opts}, path)
-    return path
+    opts = {"exp_dir": "experiments/ffhq", "dataset_type": "ffhq_encode", "checkpoint_path": None, "batch_size": 8,
+            "learning_rate": 0.0001, "lpips_lambda": 0.8}
+    return save_e4e(path, E4EInversion(enc, torch.randn(dec.n_latent, STYLE_DIM) * 0.1), dec, opts)
 
 
 def write_mapper(path: Path, n_latent: int) -> Path:
