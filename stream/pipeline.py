@@ -20,7 +20,7 @@ from stream.stages import Stage
 END = None  # what a worker passes on when the stream is over
 
 
-MAX_FAILED_IN_A_ROW = 30  # about a second of frames: past this a failing stage stops the run
+MAX_FAILED_IN_A_ROW = 30  # about a second of frames: past this a failing stage stops an offline run
 
 
 class StageFailure(RuntimeError):
@@ -38,9 +38,11 @@ def run_stages(stages: Sequence[Stage], frame: Frame) -> None:
 @dataclass
 class FaultTolerance:
     """A stage that fails on one frame costs that frame its edit, not the stream: the frame goes on
-    without faces (so it passes through unchanged). Only a run of failures stops the pipeline."""
+    without faces (so it passes through unchanged). A run of `give_up_after` failures stops the pipeline;
+    with 0 (live) nothing does: the stream goes out unedited until the stage works again."""
 
     name: str
+    give_up_after: int = MAX_FAILED_IN_A_ROW
     failures: int = 0
     in_a_row: int = 0
 
@@ -51,10 +53,12 @@ class FaultTolerance:
         except Exception as e:  # any stage error; a persistent one is re-raised below
             self.failures += 1
             self.in_a_row += 1
-            if self.in_a_row >= MAX_FAILED_IN_A_ROW:
+            if self.give_up_after and self.in_a_row >= self.give_up_after:
                 raise StageFailure(f"{self.name} stages failed on {self.in_a_row} frames in a row; last: {e!r}") from e
             if self.failures == 1:
                 print(f"warning: {self.name} failed on frame {frame.index} ({e!r}); passing such frames through")
+            elif self.in_a_row == MAX_FAILED_IN_A_ROW:
+                print(f"warning: {self.name} fails on every frame ({e!r}); the stream goes out unedited until it works")
             frame.faces = []
             frame.output = None
 
@@ -63,14 +67,14 @@ class StageWorker(threading.Thread):
     """Takes frames from `take`, runs its stages, puts them on its output buffer; END stops it."""
 
     def __init__(self, name: str, stages: Sequence[Stage], take: Callable[[], Frame | None], out: queue.Queue,
-                 stop: threading.Event):
+                 stop: threading.Event, give_up_after: int = MAX_FAILED_IN_A_ROW):
         super().__init__(name=name, daemon=True)
         self.stages = stages
         self.take = take
         self.out = out
         self.stop_event = stop
         self.error: BaseException | None = None
-        self.faults = FaultTolerance(name)
+        self.faults = FaultTolerance(name, give_up_after)
 
     def _put(self, item: Frame | None) -> None:
         while not self.stop_event.is_set():
@@ -106,6 +110,7 @@ class Pipeline:
     on_frame: Callable[[Frame], None] | None = None
     max_frames: int = 0  # 0 = until the source ends
     max_in_flight: int = 3  # one frame per stage group: all groups stay busy, no frame waits in a queue long
+    give_up_after: int = MAX_FAILED_IN_A_ROW  # failures in a row that stop the run; 0 = never (live)
     stats: RunStats = field(default_factory=RunStats)
 
     def failures(self) -> dict[str, int]:
@@ -140,8 +145,9 @@ class Pipeline:
         faces_out: queue.Queue = queue.Queue(maxsize=1)
         latents_out: queue.Queue = queue.Queue(maxsize=1)
         self.workers = workers = [
-            StageWorker("faces", self.face_stages, self._take_capture, faces_out, self._stop),
-            StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), latents_out, self._stop),
+            StageWorker("faces", self.face_stages, self._take_capture, faces_out, self._stop, self.give_up_after),
+            StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), latents_out, self._stop,
+                        self.give_up_after),
         ]
         self.capture.start()
         for w in workers:

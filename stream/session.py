@@ -14,7 +14,7 @@ from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.hud import draw_hud
 from stream.packet import Frame
-from stream.pipeline import Pipeline
+from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline
 from stream.sinks import PreviewWindowSink, Sink
 from stream.stages import AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage
 from stream.terminal_keys import TerminalKeys
@@ -41,7 +41,8 @@ class Controls:
 @dataclass
 class Session:
     """Everything one run needs; `run()` returns the report. `lossless` (files offline) processes every
-    frame; otherwise capture keeps only the newest frame and a lost source is reopened with backoff."""
+    frame and stops when a stage keeps failing; otherwise capture keeps only the newest frame, a lost
+    source is reopened with backoff, and a failing stage never stops the stream (its frames go out raw)."""
 
     config: StreamConfig
     engines: EngineSet
@@ -76,6 +77,7 @@ class Session:
             should_stop=lambda: state.quit,
             on_frame=self.on_frame,
             max_frames=self.max_frames,
+            give_up_after=MAX_FAILED_IN_A_ROW if self.lossless else 0,
         )
         if self.preview is not None:
             stats = self.pipeline.stats

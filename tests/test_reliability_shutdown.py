@@ -3,6 +3,7 @@ another size, a real-time demo sends every frame without gaps, and quit or Ctrl-
 every thread stopped and the capture released."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import pyvirtualcam
 from pyvirtualcam import camera as pyvirtualcam_camera
-from reliability_media import BACKEND, RecordingCamera, virtualcam_flags
+from reliability_media import BACKEND, FailingEngine, RecordingCamera, virtualcam_flags
 from stream_media import REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, webcam_frame, write_video
 
 from engines.config import EngineConfig
@@ -24,6 +25,7 @@ from stream.capture import VideoSource
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap
+from stream.pipeline import MAX_FAILED_IN_A_ROW
 from stream.session import Controls, Session
 from stream.sinks import VirtualCameraSink
 
@@ -44,12 +46,13 @@ def engines():
     return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
 
 
-def live_session(engines, spec: str) -> Session:
+def live_session(engines, spec: str, **engine_faults) -> Session:
     """A live session (newest frame only, reconnecting) on a stream source, sending to the recording camera."""
     state = EditState(engines.attributes, {"beard": 2.0, "age": 2.0})
     source = VideoSource(spec)
     source.open()
-    return Session(StreamConfig(reconnect_max_s=0.2), engines, AlignmentTemplate.load(TEMPLATE),
+    return Session(StreamConfig(reconnect_max_s=0.2), dataclasses.replace(engines, **engine_faults),
+                   AlignmentTemplate.load(TEMPLATE),
                    Controls(state, load_keymap(None, engines.attributes)), source,
                    [VirtualCameraSink(640, 480, FPS, backend=BACKEND)])
 
@@ -106,6 +109,21 @@ def test_quit_while_the_camera_is_lost_ends_the_run_at_once(tmp_path, engines, c
     time.sleep(0.5)  # reconnect attempts with backoff under way
     session.controls.on_key("q")
     assert_ended_cleanly(session, runner)
+
+
+def test_a_live_stream_outlives_an_engine_that_fails_on_every_frame(tmp_path, engines, camera):
+    """Offline a stage that always fails stops the run; live, the stream goes on unedited instead."""
+    frames = moving_face_clip(10)
+    path = write_video(tmp_path / "camera.avi", frames, fps=FPS)
+    session = live_session(engines, f"file:{path}", encoder=FailingEngine(engines.encoder, None))
+    runner, result = start(session)
+    wait_for(lambda: session.pipeline.failures().get("latents", 0) > 2 * MAX_FAILED_IN_A_ROW)
+    session.controls.on_key("q")
+    assert_ended_cleanly(session, runner)
+    assert result["stage_failures"]["latents"] > 2 * MAX_FAILED_IN_A_ROW and result["faces_edited"] == 0
+    inputs = read_video(path)
+    assert len(camera) > 2 * MAX_FAILED_IN_A_ROW
+    assert all(any(np.array_equal(out, src) for src in inputs) for out in camera[::10])  # raw camera frames
 
 
 def child_demo(tmp_path, clip, *argv: str) -> tuple[subprocess.Popen, object]:
