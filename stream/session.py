@@ -112,7 +112,9 @@ class Session:
             print("keys: " + ", ".join(f"{k}={a}" for k, a in self.controls.keymap.items()))
         started = time.perf_counter()
         try:
-            stats = self.pipeline.run()
+            # Wait for a frame no longer than one frame period: while the camera is lost, the repeated
+            # last frame then keeps the virtual camera at its own rate.
+            stats = self.pipeline.run(idle_s=1.0 / min(self.source.fps or self.config.fps, 60.0))
         finally:
             if keys is not None:
                 keys.stop()
