@@ -24,13 +24,7 @@ GENERATOR = REPO / "models/default/generator.safetensors"
 ATTRIBUTES = ["age", "gender", "beard", "glasses", "smile", "yaw"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The CPU is shared: two torch threads competing with other jobs spin-wait and run ~50× slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_encoder(path: Path, channels: int = 16) -> Path:

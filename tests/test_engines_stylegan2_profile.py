@@ -19,13 +19,7 @@ from engines.stylegan2 import Generator
 
 SIZE, STYLE_DIM, BASE = 256, 64, 16  # public key layout, narrow widths so the test takes seconds
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The CPU is shared: two torch threads competing with other jobs spin-wait and run ~50× slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 
