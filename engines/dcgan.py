@@ -1,8 +1,12 @@
 """DCGAN face generator of the default profile: z ∈ R^100 → 64×64 RGB in [-1, 1]."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from engines.checkpoint import load_checkpoint, load_state_into
 
 
 class UpBlock(nn.Sequential):
@@ -33,3 +37,11 @@ class DCGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.blocks(z.view(z.shape[0], self.latent_dim, 1, 1))
         return torch.tanh(self.to_rgb(x))
+
+
+def load_dcgan(path: str | Path) -> DCGANGenerator:
+    """The generator of one of our `dcgan_generator` checkpoints, in eval mode (frozen batch-norm statistics)."""
+    tensors, header = load_checkpoint(path, "dcgan_generator")
+    generator = DCGANGenerator(**header.config)
+    load_state_into(generator, tensors, path)
+    return generator.eval()

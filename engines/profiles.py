@@ -12,7 +12,7 @@ from torch import nn
 from engines.backends import choose_backend, make_engine
 from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file
 from engines.config import EngineConfig, resolve_path
-from engines.dcgan import DCGANGenerator
+from engines.dcgan import load_dcgan
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
 from engines.engine import Engine, TensorSpec
@@ -153,9 +153,7 @@ def load_networks(config: EngineConfig, random_missing: bool = False) -> Network
 
 def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
     gen_path = resolve_path(config.generator)
-    sd, head = load_checkpoint(gen_path, "dcgan_generator")
-    generator = DCGANGenerator(**head.config)
-    load_state_into(generator, sd, gen_path)
+    generator = load_dcgan(gen_path)
     latent_dim = generator.latent_dim
     weights = {"generator": str(gen_path)}
 

@@ -11,7 +11,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import torch
 
 from engines.checkpoint import CheckpointHeader, load_state_into, load_torch_file, save_checkpoint
 from engines.dcgan import DCGANGenerator

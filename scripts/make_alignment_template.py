@@ -14,8 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engines.checkpoint import load_checkpoint, load_state_into
-from engines.dcgan import DCGANGenerator
+from engines.dcgan import load_dcgan
 from stream.alignment import AlignmentTemplate, face_keypoints
 
 UPSCALE = 4
@@ -23,10 +22,7 @@ UPSCALE = 4
 
 def render_faces(generator_path: Path, n: int, seed: int) -> np.ndarray:
     """n renders of the generator as uint8 RGB (n, R, R, 3)."""
-    sd, header = load_checkpoint(generator_path, "dcgan_generator")
-    g = DCGANGenerator(**header.config)
-    load_state_into(g, sd, generator_path)
-    g.eval()
+    g = load_dcgan(generator_path)
     z = torch.randn(n, g.latent_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         images = torch.cat([g(chunk) for chunk in z.split(64)])

@@ -15,18 +15,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engines.checkpoint import load_checkpoint, load_state_into
-from engines.dcgan import DCGANGenerator
+from engines.dcgan import load_dcgan
 from recognisers.labeller import FaceLabeller
 
 
 def render(n: int, seed: int, batch: int = 250) -> np.ndarray:
     """n renders of the default generator as uint8 (n,64,64,3) RGB."""
     path = Path(__file__).resolve().parents[1] / "models/default/generator.safetensors"
-    tensors, header = load_checkpoint(path, "dcgan_generator")
-    g = DCGANGenerator(**header.config)
-    load_state_into(g, tensors, path)
-    g.eval()
+    g = load_dcgan(path)
     z = torch.randn(n, g.latent_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         x = torch.cat([g(z[i : i + batch]) for i in range(0, n, batch)])

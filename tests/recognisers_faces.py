@@ -8,8 +8,7 @@ import numpy as np
 import skimage.data
 import torch
 
-from engines.checkpoint import load_checkpoint, load_state_into
-from engines.dcgan import DCGANGenerator
+from engines.dcgan import load_dcgan
 from recognisers.face_mesh import FaceMesher
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 
@@ -45,10 +44,7 @@ def renders(indices: list[int], seed: int = 0, pool: int = 1000) -> np.ndarray:
     """Default-generator renders uint8 (K,64,64,3): latents `indices` of `pool` drawn with `seed`
     (the numbering of scripts/recogniser_grids.py)."""
     path = ROOT / "models/default/generator.safetensors"
-    tensors, header = load_checkpoint(path, "dcgan_generator")
-    g = DCGANGenerator(**header.config)
-    load_state_into(g, tensors, path)
-    g.eval()
+    g = load_dcgan(path)
     z = torch.randn(pool, g.latent_dim, generator=torch.Generator().manual_seed(seed))[indices]
     with torch.no_grad():
         x = g(z)

@@ -6,18 +6,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.checkpoint import load_checkpoint, load_state_into
-from engines.dcgan import DCGANGenerator
+from engines.dcgan import DCGANGenerator, load_dcgan
 
 
 def load_generator(path: str | Path) -> DCGANGenerator:
     """The DCGAN with frozen weights and batch-norm statistics; gradients still flow to its input."""
-    tensors, header = load_checkpoint(path, "dcgan_generator")
-    generator = DCGANGenerator(**header.config)
-    load_state_into(generator, tensors, path)
-    generator.eval()
-    generator.requires_grad_(False)
-    return generator
+    return load_dcgan(path).requires_grad_(False)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
