@@ -3,6 +3,9 @@ weights, 256 px) drives `run.py demo --profile stylegan2` over a 1280×720 clip 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +14,13 @@ from stream_media import astronaut_bgr, hull_mask, mesh_landmarks, read_video, w
 from test_engines_stylegan2_profile import SIZE, STYLE_DIM, small_generator, write_e4e, write_mapper
 from test_stream_pipeline import BACKEND, recording_camera  # noqa: F401 (fixture: frames the virtual camera got)
 
+from engines.config import EngineConfig
 from engines.engine import TensorSpec
+from engines.profiles import load_networks
 from engines.torch_engine import TorchEngine
 from stream.cli import main_demo
 
+REPO = Path(__file__).resolve().parents[1]
 HD = (1280, 720)
 N_LATENT = 2 * 8 - 2  # W+ entries of a 256-px StyleGAN2
 
@@ -83,3 +89,19 @@ def test_torch_cuda_generator_replays_its_graph_on_its_own_stream():
         got = engine(w)["image"]
     assert got.dtype == np.float32 and got.shape == want.shape
     assert float(np.abs(got - want).max()) <= 5e-2 * float(np.abs(want).max())  # fp16 on the GPU
+
+
+def test_timing_files_script_writes_a_loadable_profile_and_a_mapper_for_a_given_e4e(stylegan2_files, tmp_path):
+    folder, e4e, _, _ = stylegan2_files
+    script = [sys.executable, str(REPO / "scripts/write_random_stylegan2.py")]
+    subprocess.run([*script, "--out", str(tmp_path / "small"), "--small"], check=True, capture_output=True)
+    subprocess.run([*script, "--out", str(tmp_path / "for_e4e"), "--e4e", str(e4e)], check=True, capture_output=True)
+    assert not (tmp_path / "for_e4e/e4e_random.pt").exists()  # a given e4e file is used, not replaced
+    for e4e_path, mapper in ((tmp_path / "small/e4e_random.pt", tmp_path / "small/mapper_random.safetensors"),
+                             (e4e, tmp_path / "for_e4e/mapper_random.safetensors")):
+        nets = load_networks(EngineConfig(profile="stylegan2", e4e_checkpoint=e4e_path, stylegan2_mapper=mapper))
+        assert nets.weights["mapper"] == str(mapper) and nets.resolution == SIZE and nets.latent_shape == (N_LATENT, STYLE_DIM)
+        w = torch.from_numpy(np.random.default_rng(0).standard_normal((1, N_LATENT, STYLE_DIM)).astype(np.float32))
+        with torch.no_grad():
+            edited = nets.mapper(w, torch.tensor([[1.0, 0, 0, 0, 0, 0]]))
+        assert not torch.allclose(edited, w)  # a random step, not the identity start: timing runs render real edits
