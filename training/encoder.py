@@ -14,7 +14,7 @@ from engines.face_encoder import FaceEncoder
 from training.augment import augment_faces
 from training.config import EncoderConfig
 from training.resume import load_state, save_state
-from training.schedule import cosine_lr, step_generator
+from training.schedule import cosine_lr, descend, step_generator
 
 
 def encoder_losses(
@@ -75,11 +75,7 @@ def train_encoder(
         active = embedder if step >= cfg.identity_start else None
         losses = encoder_losses(encoder, generator, latents, degraded, clean, active, cfg.identity_batch)
         total = sum(weights[k] * v for k, v in losses.items())
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(cfg.lr, step, cfg.steps)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+        descend(optimizer, total, cosine_lr(cfg.lr, step, cfg.steps))
         last = {k: float(v.detach()) for k, v in losses.items()}
         bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()})
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:

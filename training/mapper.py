@@ -15,7 +15,7 @@ from training.config import ATTRIBUTES, MapperConfig
 from training.losses import attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, sample_deltas
 from training.regressor import LatentRegressor
 from training.resume import load_state, save_state
-from training.schedule import cosine_lr, step_generator
+from training.schedule import cosine_lr, descend, step_generator
 
 
 def mapper_losses(
@@ -84,11 +84,7 @@ def train_mapper(
         rows = cfg.identity_batch if cfg.identity_every and step % cfg.identity_every == 0 else 0
         losses = mapper_losses(mapper, regressor, generator, embedder, latents, delta, asked, label_range, rows)
         total = sum(weights[name] * value for name, value in losses.items())
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(cfg.lr, step, cfg.steps)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+        descend(optimizer, total, cosine_lr(cfg.lr, step, cfg.steps))
         last.update({name: float(value.detach()) for name, value in losses.items()})
         bar.set_postfix({name: f"{value:.3f}" for name, value in last.items()})
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:

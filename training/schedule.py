@@ -18,3 +18,12 @@ def cosine_lr(base: float, step: int, total: int, floor: float = 0.05) -> float:
         return base * (step + 1) / warmup
     t = (step - warmup) / max(total - warmup, 1)
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float) -> None:
+    """One optimiser step on `loss` at learning rate `lr`."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
