@@ -20,6 +20,12 @@ def face_region(landmarks: np.ndarray, frame_shape: tuple[int, ...], margin: flo
             min(h, int(np.ceil(y1 + pad))))
 
 
+def in_frame(landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> bool:
+    """Whether any of the face's region lies inside the frame; a track can trail a face that just left it."""
+    x0, y0, x1, y1 = face_region(landmarks, frame_shape)
+    return x1 > x0 and y1 > y0
+
+
 def crop_hull_mask(crop_landmarks: np.ndarray, size: int, feather: float) -> np.ndarray:
     """Float mask in [0, 1] over the crop: the landmark hull, shrunk by the feather radius then blurred,
     so it is zero on and outside the hull's edge (the edit never leaks past the face)."""
@@ -68,6 +74,8 @@ def _warp_back(layer: np.ndarray, mask: np.ndarray, frame_to_crop: np.ndarray, l
 def blend_delta(frame: np.ndarray, original: np.ndarray, edited: np.ndarray, frame_to_crop: np.ndarray,
                 landmarks: np.ndarray, feather: float) -> None:
     """Add the upsampled difference G(w') − G(w) (BGR, [-1, 1]) to the camera's own face, in place."""
+    if not in_frame(landmarks, frame.shape):
+        return
     mask = crop_hull_mask(apply_affine(frame_to_crop, landmarks), original.shape[0], feather)
     (x0, y0, x1, y1), change, mask = _warp_back((edited - original) * 127.5, mask, frame_to_crop, landmarks, frame.shape)
     roi = frame[y0:y1, x0:x1]
@@ -78,6 +86,8 @@ def blend_replace(frame: np.ndarray, camera_crop: np.ndarray, edited: np.ndarray
                   landmarks: np.ndarray, feather: float, colour_match: bool) -> None:
     """Paste the render G(w') (BGR, [-1, 1]) over the face, colour matched to the camera's aligned crop
     (statistics taken at crop size, where they are cheap), in place."""
+    if not in_frame(landmarks, frame.shape):
+        return
     mask = crop_hull_mask(apply_affine(frame_to_crop, landmarks), edited.shape[0], feather)
     face = (edited + 1.0) * 127.5
     if colour_match:

@@ -18,7 +18,8 @@ from stream_media import (TEMPLATE, astronaut_bgr, hull_mask, mesh_landmarks, mo
 
 from engines.config import EngineConfig
 from engines.profiles import load_engines
-from stream.alignment import AlignmentTemplate
+from stream.alignment import AlignmentTemplate, align_face, face_keypoints
+from stream.blending import blend_delta, blend_replace
 from stream.capture import VideoSource
 from stream.cli import main_demo
 from stream.config import StreamConfig
@@ -179,3 +180,21 @@ def test_an_engine_failing_on_every_frame_stops_the_run_and_releases_everything(
         np.testing.assert_array_equal(out, src)
     assert not run.source.is_open
     assert not {t.name for t in threading.enumerate() if t.is_alive()} & PIPELINE_THREADS
+
+
+@pytest.mark.parametrize("mode", ["delta", "replace"])
+def test_a_track_trailing_a_face_out_of_the_frame_blends_nothing(mode):
+    """The astronaut's real landmarks carried past the right edge (where a lagging track can leave them):
+    the frame comes back untouched instead of the blend raising."""
+    frame = webcam_frame(astronaut_bgr())
+    template = AlignmentTemplate.load(TEMPLATE)
+    render = np.zeros((template.size, template.size, 3), np.float32)
+    for dx in (300, 700):
+        landmarks = mesh_landmarks(frame)[0] + (dx, 0)
+        crop, frame_to_crop = align_face(frame, face_keypoints(landmarks), template)
+        out = frame.copy()
+        if mode == "delta":
+            blend_delta(out, render, render + 0.2, frame_to_crop, landmarks, 0.12)
+        else:
+            blend_replace(out, crop, render + 0.2, frame_to_crop, landmarks, 0.12, True)
+        assert (out != frame).any() == (dx == 300)  # partly inside: edited there; wholly outside: untouched
