@@ -51,7 +51,12 @@ def read_header(path: str | Path) -> CheckpointHeader:
             n = int.from_bytes(f.read(8), "little")
             if n <= 0 or n > 100_000_000 or n + 8 > path.stat().st_size:
                 raise ValueError("bad header length")
-            meta = json.loads(f.read(n)).get("__metadata__", {})
+            top = json.loads(f.read(n))
+            if not isinstance(top, dict):
+                raise ValueError("header is not a JSON object")
+            meta = top.get("__metadata__", {})
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e}); check its permissions and the disk") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: not a safetensors file ({e}); re-create it with the tool that made it") from None
     if HEADER_KEY not in meta:

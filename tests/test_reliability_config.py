@@ -62,6 +62,15 @@ def test_a_user_mistake_is_one_line_naming_it_and_the_fix(capsys, clip, argv, ex
         assert part in line
 
 
+def test_an_unreadable_or_odd_model_file_is_named(capsys, clip, tmp_path):
+    # /proc/self/mem is a file that fails on read even for root (where permissions would not stop it).
+    assert "cannot be read (Input/output error)" in demo_error(capsys, clip, "--set", 'engine.mapper="/proc/self/mem"')
+    odd = tmp_path / "list.safetensors"
+    odd.write_bytes((7).to_bytes(8, "little") + b"[1,2,3]")  # a valid length and JSON, but not an object
+    assert "not a safetensors file (header is not a JSON object)" in demo_error(capsys, clip, "--set",
+                                                                                 f'engine.mapper="{odd}"')
+
+
 def test_a_truncated_model_file_is_named(capsys, clip, tmp_path):
     bad = truncated_mapper(tmp_path)
     line = demo_error(capsys, clip, "--set", f'engine.mapper="{bad}"')
