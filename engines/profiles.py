@@ -23,6 +23,7 @@ from engines.stylegan2 import Generator, generator_config
 
 ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
 NETWORKS = ("encoder", "mapper", "generator", "mapper+generator")
+PIPELINE_NETWORKS = ("encoder", "mapper+generator")  # all the live pipeline runs per frame
 OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
 # Names inside the ONNX graphs: an output may not share an input's name.
 GRAPH_OUTPUT_NAMES = {**OUTPUT_NAMES, "mapper": ("latent_out",)}
@@ -79,11 +80,12 @@ class NetworkSet:
 
 @dataclass
 class EngineSet:
-    """What the pipeline runs per frame; `editor` is the fused mapper+generator (outputs original, edited)."""
+    """The built engines; `editor` is the fused mapper+generator (outputs original, edited). `mapper` and
+    `generator` are None when only PIPELINE_NETWORKS were built."""
 
     encoder: Engine
-    mapper: Engine
-    generator: Engine
+    mapper: Engine | None
+    generator: Engine | None
     editor: Engine
     attributes: tuple[str, ...]
     resolution: int
@@ -92,17 +94,19 @@ class EngineSet:
     profile: str
 
 
-def load_engines(config: EngineConfig, verbose: bool = True) -> EngineSet:
-    """Load the configured profile and build its four engines on the chosen backend (one line says which)."""
+def load_engines(config: EngineConfig, verbose: bool = True, networks: tuple[str, ...] = NETWORKS) -> EngineSet:
+    """Load the configured profile and build `networks` (encoder and mapper+generator at least) on the chosen
+    backend (one line says which). The live pipeline builds only PIPELINE_NETWORKS: a separate generator would
+    cost another export or TensorRT build and its GPU memory for nothing."""
     nets = load_networks(config)
     backend, why = choose_backend(config.backend)
     if verbose:
         print(f"engine: {backend} ({why})")
-    engines = {name: build_engine(nets, name, backend, config) for name in NETWORKS}
+    engines = {name: build_engine(nets, name, backend, config) for name in dict.fromkeys((*PIPELINE_NETWORKS, *networks))}
     return EngineSet(
         encoder=engines["encoder"],
-        mapper=engines["mapper"],
-        generator=engines["generator"],
+        mapper=engines.get("mapper"),
+        generator=engines.get("generator"),
         editor=engines["mapper+generator"],
         attributes=nets.attributes,
         resolution=nets.resolution,

@@ -129,9 +129,9 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     source = VideoSource(cfg.input or cfg.camera, cfg.width, cfg.height)
     source.open()  # cheap checks first: a missing camera should not wait for the engines
     width, height = probe_size(source)
-    from engines.profiles import load_engines  # heavy import after the flags are known good
+    from engines.profiles import PIPELINE_NETWORKS, load_engines  # heavy import after the flags are known good
 
-    engines = load_engines(settings.engine)
+    engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
     template = alignment_template(settings, engines.resolution)
     state = EditState(engines.attributes, parse_edits(args.edit or "", engines.attributes), cfg.ramp_frames,
                       cfg.strength_step)

@@ -16,7 +16,7 @@ from test_stream_pipeline import BACKEND, recording_camera  # noqa: F401 (fixtur
 
 from engines.config import EngineConfig
 from engines.engine import TensorSpec
-from engines.profiles import load_networks
+from engines.profiles import PIPELINE_NETWORKS, load_engines, load_networks
 from engines.torch_engine import TorchEngine
 from stream.cli import main_demo
 
@@ -105,3 +105,13 @@ def test_timing_files_script_writes_a_loadable_profile_and_a_mapper_for_a_given_
         with torch.no_grad():
             edited = nets.mapper(w, torch.tensor([[1.0, 0, 0, 0, 0, 0]]))
         assert not torch.allclose(edited, w)  # a random step, not the identity start: timing runs render real edits
+
+
+def test_the_live_pipeline_builds_only_the_engines_it_runs(stylegan2_files):
+    folder, e4e, mapper, _ = stylegan2_files
+    config = EngineConfig(profile="stylegan2", e4e_checkpoint=e4e, stylegan2_mapper=mapper, backend="torch",
+                          cache_dir=folder / "cache")
+    engines = load_engines(config, verbose=False, networks=PIPELINE_NETWORKS)
+    assert engines.mapper is None and engines.generator is None  # no second generator build or its GPU memory
+    assert [s.name for s in engines.editor.outputs] == ["original", "edited"]
+    assert engines.encoder.outputs[0].shape == (1, N_LATENT, STYLE_DIM)
