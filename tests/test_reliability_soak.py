@@ -61,11 +61,12 @@ def test_the_soak_summary_finds_latency_that_grows_and_memory_that_does_not():
     image = no_face_frame()
     growing = np.repeat(np.arange(8) * 4.0 + 30.0, HISTORY_EVERY)  # +4 ms per 1000 frames
     summary = summarise(stats_with_latency(growing, image).history, [])
-    assert summary["end"]["latency_p95_ms"] - summary["start"]["latency_p95_ms"] == pytest.approx(5 * 4.0, abs=0.1)
+    assert summary["start"]["frames"] == "1001-4000" and summary["end"]["frames"] == "5001-8000"
+    assert summary["end"]["latency_p95_ms"] - summary["start"]["latency_p95_ms"] == pytest.approx(4 * 4.0, abs=0.1)
     assert summary["latency_p95_ms_per_10k_frames"] == pytest.approx(40.0, abs=0.5)
     assert abs(summary["rss_mb_per_10k_frames"]) < 5.0
-    with pytest.raises(ValueError, match="run at least 6000 frames"):
-        summarise(stats_with_latency(growing[:3000], image).history, [])
+    with pytest.raises(ValueError, match="run at least 7000 frames"):
+        summarise(stats_with_latency(growing[:6000], image).history, [])
 
 
 def test_memory_is_read_the_same_from_inside_and_outside():
