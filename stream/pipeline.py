@@ -46,10 +46,12 @@ class FaultTolerance:
     failures: int = 0
     in_a_row: int = 0
 
-    def run(self, stages: Sequence[Stage], frame: Frame) -> None:
+    def run(self, stages: Sequence[Stage], frame: Frame) -> bool:
+        """True when every stage ran; False when the frame was stripped of its faces after a failure."""
         try:
             run_stages(stages, frame)
             self.in_a_row = 0
+            return True
         except Exception as e:  # any stage error; a persistent one is re-raised below
             self.failures += 1
             self.in_a_row += 1
@@ -61,6 +63,7 @@ class FaultTolerance:
                 print(f"warning: {self.name} fails on every frame ({e!r}); the stream goes out unedited until it works")
             frame.faces = []
             frame.output = None
+            return False
 
 
 class StageWorker(threading.Thread):
@@ -115,7 +118,8 @@ class Pipeline:
 
     def failures(self) -> dict[str, int]:
         """Frames each worker passed through because one of its stages failed on them."""
-        return {w.name: w.faults.failures for w in getattr(self, "workers", [])}
+        faults = [w.faults for w in getattr(self, "workers", [])] + [getattr(self, "output_faults", None)]
+        return {f.name: f.failures for f in faults if f is not None}
 
     def _take_capture(self) -> Frame | None:
         """The newest frame, taken only when a pipeline slot is free, so it is as fresh as it can be."""
@@ -149,6 +153,7 @@ class Pipeline:
             StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), latents_out, self._stop,
                         self.give_up_after),
         ]
+        self.output_faults = FaultTolerance("output", self.give_up_after)
         self.capture.start()
         for w in workers:
             w.start()
@@ -162,7 +167,8 @@ class Pipeline:
                     continue
                 if frame is END:
                     break
-                run_stages(self.output_stages, frame)
+                if not self.output_faults.run(self.output_stages, frame):
+                    run_stages(self.output_stages, frame)  # without faces: the raw frame still goes out
                 self._credits.release()
                 self.stats.add(frame, time.perf_counter())
                 if self.on_frame is not None:

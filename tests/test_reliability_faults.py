@@ -67,7 +67,7 @@ def change_outside(src: np.ndarray, out: np.ndarray, mask: np.ndarray) -> float:
 def assert_one_out_per_frame_in(inputs: list[np.ndarray], outputs: list[np.ndarray], report: dict) -> None:
     assert len(outputs) == len(inputs) == report["frames"]
     assert all(o.shape == inputs[0].shape and o.dtype == np.uint8 for o in outputs)
-    assert report["stage_failures"] == {"faces": 0, "latents": 0}
+    assert report["stage_failures"] == {"faces": 0, "latents": 0, "output": 0}
 
 
 def test_damaged_frames_go_out_raw_and_editing_resumes_after_them(tmp_path):
@@ -161,7 +161,7 @@ def test_an_engine_raising_on_some_frames_costs_only_their_edit(tmp_path, engine
     report = run.run()
     inputs = read_video(clip)
     assert len(camera) == 8 and report["frames"] == 8
-    assert report["stage_failures"] == {"faces": 0, "latents": 2}
+    assert report["stage_failures"] == {"faces": 0, "latents": 2, "output": 0}
     for i, (src, out) in enumerate(zip(inputs, camera)):
         if i in (2, 5):
             np.testing.assert_array_equal(out, src)
