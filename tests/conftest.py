@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import pytest
+import pyvirtualcam
 import torch
+from pyvirtualcam import camera as pyvirtualcam_camera
+from stream_media import BACKEND, RecordingCamera
 
 
 @pytest.fixture(scope="module")
@@ -12,3 +15,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def recording_camera():
+    """Frames a virtual camera on the BACKEND test backend receives during one test."""
+    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
+    RecordingCamera.received, RecordingCamera.times, RecordingCamera.log = [], [], None
+    yield RecordingCamera.received
+    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)

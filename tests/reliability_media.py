@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import runpy
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pyvirtualcam
-from stream_media import REPO, astronaut_bgr, webcam_frame
+from stream_media import BACKEND, REPO, RecordingCamera, astronaut_bgr, webcam_frame
 
 from engines.engine import Engine
 
 GRACE_HOPPER = Path(__import__("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg"
-BACKEND = "livel2l-reliability"
 
 
 def grace_hopper_bgr() -> np.ndarray:
@@ -95,41 +93,6 @@ class FailingEngine:
         if self.fail_calls is None or call in self.fail_calls:
             raise RuntimeError(f"injected engine failure on call {call}")
         return self.engine(feeds)
-
-
-class RecordingCamera:
-    """A pyvirtualcam backend keeping every frame sent and when (perf_counter); with `log` set (a child
-    process) it appends `time height width` per frame to that file instead of keeping the frames."""
-
-    received: list[np.ndarray] = []
-    times: list[float] = []
-    log: Path | None = None
-
-    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw):
-        self.width, self.height = width, height
-
-    def send(self, frame: np.ndarray) -> None:
-        now = time.perf_counter()
-        frame = frame.reshape(self.height, self.width, 3)
-        if RecordingCamera.log is not None:
-            with open(RecordingCamera.log, "a") as f:
-                f.write(f"{now} {frame.shape[0]} {frame.shape[1]}\n")
-            return
-        RecordingCamera.received.append(frame.copy())
-        RecordingCamera.times.append(now)
-
-    def close(self) -> None:
-        pass
-
-    def device(self) -> str:
-        return "recording-camera"
-
-    def native_fourcc(self) -> None:
-        return None
-
-
-def virtualcam_flags() -> list[str]:
-    return ["--virtualcam", "--set", f'stream.virtualcam_backend="{BACKEND}"']
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 the real DCGAN generator with freshly initialised encoder and mapper checkpoints."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ from engines.mapper import L2LMapper
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "models/default/generator.safetensors"
 TEMPLATE = REPO / "models/default/alignment.json"
+BACKEND = "livel2l-test"  # the pyvirtualcam backend name RecordingCamera is registered under
 DEMO_CLIP = REPO / "assets/demo_face.mp4"
 ATTRIBUTES = ["age", "gender", "beard", "glasses", "smile", "yaw"]
 
@@ -117,3 +119,38 @@ def engine_flags(config: EngineConfig) -> list[str]:
     """The CLI flags that point run.py at these checkpoints."""
     return ["--engine", "torch", "--set", f'engine.encoder="{config.encoder}"', "--set",
             f'engine.mapper="{config.mapper}"', "--set", f'engine.cache_dir="{config.cache_dir}"']
+
+
+class RecordingCamera:
+    """A pyvirtualcam backend keeping every frame sent and when (perf_counter); with `log` set (a child
+    process) it appends `time height width` per frame to that file instead of keeping the frames."""
+
+    received: list[np.ndarray] = []
+    times: list[float] = []
+    log: Path | None = None
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw):
+        self.width, self.height = width, height
+
+    def send(self, frame: np.ndarray) -> None:
+        now = time.perf_counter()
+        frame = frame.reshape(self.height, self.width, 3)
+        if RecordingCamera.log is not None:
+            with open(RecordingCamera.log, "a") as f:
+                f.write(f"{now} {frame.shape[0]} {frame.shape[1]}\n")
+            return
+        RecordingCamera.received.append(frame.copy())
+        RecordingCamera.times.append(now)
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return "recording-camera"
+
+    def native_fourcc(self) -> None:
+        return None
+
+
+def virtualcam_flags() -> list[str]:
+    return ["--virtualcam", "--set", f'stream.virtualcam_backend="{BACKEND}"']

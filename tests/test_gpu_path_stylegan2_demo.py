@@ -12,7 +12,7 @@ import pytest
 import torch
 from stream_media import astronaut_bgr, hull_mask, mesh_landmarks, read_video, webcam_frame, write_video
 from test_engines_stylegan2_profile import SIZE, STYLE_DIM, small_generator, write_e4e, write_mapper
-from test_stream_pipeline import BACKEND, recording_camera  # noqa: F401 (fixture: frames the virtual camera got)
+from stream_media import BACKEND
 
 from engines.config import EngineConfig
 from engines.engine import TensorSpec

@@ -9,12 +9,9 @@ import threading
 
 import numpy as np
 import pytest
-import pyvirtualcam
-from pyvirtualcam import camera as pyvirtualcam_camera
-from reliability_media import (BACKEND, FailingEngine, RecordingCamera, crowd_frame, damage_mjpeg_frames, hand_over,
-                               turned_head, virtualcam_flags, yaw_homography)
-from stream_media import (TEMPLATE, astronaut_bgr, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
-                          read_video, webcam_frame, write_video)
+from reliability_media import FailingEngine, crowd_frame, damage_mjpeg_frames, hand_over, turned_head, yaw_homography
+from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
+                          read_video, virtualcam_flags, webcam_frame, write_video)
 
 from engines.config import EngineConfig
 from engines.profiles import load_engines
@@ -33,12 +30,7 @@ EDIT = "age=+2,beard=+2,glasses=+2"
 PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer"}
 
 
-@pytest.fixture(autouse=True)
-def camera():
-    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
-    RecordingCamera.received, RecordingCamera.times, RecordingCamera.log = [], [], None
-    yield RecordingCamera.received
-    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)
+pytestmark = pytest.mark.usefixtures("recording_camera")
 
 
 def run_demo(tmp_path, frames: list[np.ndarray], *extra: str, damage=None) -> tuple[dict, list, list]:
@@ -155,28 +147,28 @@ def session(engines, clip, **engine_faults) -> Session:
                    [VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
 
 
-def test_an_engine_raising_on_some_frames_costs_only_their_edit(tmp_path, engines, camera):
+def test_an_engine_raising_on_some_frames_costs_only_their_edit(tmp_path, engines, recording_camera):
     clip = write_video(tmp_path / "face.avi", moving_face_clip(8))
     run = session(engines, clip, editor=FailingEngine(engines.editor, {2, 5}))
     report = run.run()
     inputs = read_video(clip)
-    assert len(camera) == 8 and report["frames"] == 8
+    assert len(recording_camera) == 8 and report["frames"] == 8
     assert report["stage_failures"] == {"faces": 0, "latents": 2, "output": 0}
-    for i, (src, out) in enumerate(zip(inputs, camera)):
+    for i, (src, out) in enumerate(zip(inputs, recording_camera)):
         if i in (2, 5):
             np.testing.assert_array_equal(out, src)
         else:
             assert face_change(src, out, mesh_landmarks(src)[0]) > 1.0, i
 
 
-def test_an_engine_failing_on_every_frame_stops_the_run_and_releases_everything(tmp_path, engines, camera):
+def test_an_engine_failing_on_every_frame_stops_the_run_and_releases_everything(tmp_path, engines, recording_camera):
     clip = write_video(tmp_path / "face.avi", moving_face_clip(MAX_FAILED_IN_A_ROW + 10))
     run = session(engines, clip, encoder=FailingEngine(engines.encoder, None))
     with pytest.raises(StageFailure, match="latents stages failed on 30 frames in a row"):
         run.run()
     inputs = read_video(clip)
-    assert len(camera) == MAX_FAILED_IN_A_ROW - 1  # raw frames went out until the run gave up
-    for src, out in zip(inputs, camera):
+    assert len(recording_camera) == MAX_FAILED_IN_A_ROW - 1  # raw frames went out until the run gave up
+    for src, out in zip(inputs, recording_camera):
         np.testing.assert_array_equal(out, src)
     assert not run.source.is_open
     assert not {t.name for t in threading.enumerate() if t.is_alive()} & PIPELINE_THREADS

@@ -13,9 +13,8 @@ import time
 
 import numpy as np
 import pytest
-import pyvirtualcam
-from pyvirtualcam import camera as pyvirtualcam_camera
-from reliability_media import BACKEND, FailingEngine, RecordingCamera, virtualcam_flags
+from reliability_media import FailingEngine
+from stream_media import BACKEND, RecordingCamera, virtualcam_flags
 from stream_media import REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, webcam_frame, write_video
 
 from engines.config import EngineConfig
@@ -33,12 +32,7 @@ PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-ke
 FPS = 15
 
 
-@pytest.fixture(autouse=True)
-def camera():
-    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
-    RecordingCamera.received, RecordingCamera.times, RecordingCamera.log = [], [], None
-    yield RecordingCamera.received
-    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)
+pytestmark = pytest.mark.usefixtures("recording_camera")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +72,7 @@ def assert_ended_cleanly(session: Session, runner: threading.Thread) -> None:
     assert not {t.name for t in threading.enumerate() if t.is_alive()} & PIPELINE_THREADS
 
 
-def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engines, camera):
+def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engines, recording_camera):
     path = write_video(tmp_path / "camera.avi", moving_face_clip(20), fps=FPS)
     session = live_session(engines, f"file:{path}")  # a stream: its end or absence is a lost camera
     runner, result = start(session)
@@ -95,7 +89,7 @@ def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engi
     wait_for(lambda: session.pipeline.stats.faces_edited >= edited_before + 3)
     session.controls.on_key("q")
     assert_ended_cleanly(session, runner)
-    assert all(f.shape == (480, 640, 3) for f in camera)
+    assert all(f.shape == (480, 640, 3) for f in recording_camera)
     times = np.array(RecordingCamera.times)
     assert np.diff(times).max() < 0.5
     outage = times[(times > lost_at) & (times < back_at)]
@@ -103,11 +97,11 @@ def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engi
     assert result["frames"] > 6 and result["faces_edited"] >= 6
 
 
-def test_quit_while_the_camera_is_lost_ends_the_run_at_once(tmp_path, engines, camera):
+def test_quit_while_the_camera_is_lost_ends_the_run_at_once(tmp_path, engines, recording_camera):
     path = write_video(tmp_path / "camera.avi", moving_face_clip(10), fps=FPS)
     session = live_session(engines, f"file:{path}")
     runner, _ = start(session)
-    wait_for(lambda: len(camera) >= 3)
+    wait_for(lambda: len(recording_camera) >= 3)
     path.unlink()
     wait_for(lambda: not session.capture.connected.is_set())
     time.sleep(0.5)  # reconnect attempts with backoff under way
@@ -115,7 +109,7 @@ def test_quit_while_the_camera_is_lost_ends_the_run_at_once(tmp_path, engines, c
     assert_ended_cleanly(session, runner)
 
 
-def test_a_live_stream_outlives_an_engine_that_fails_on_every_frame(tmp_path, engines, camera):
+def test_a_live_stream_outlives_an_engine_that_fails_on_every_frame(tmp_path, engines, recording_camera):
     """Offline a stage that always fails stops the run; live, the stream goes on unedited instead."""
     frames = moving_face_clip(10)
     path = write_video(tmp_path / "camera.avi", frames, fps=FPS)
@@ -126,8 +120,8 @@ def test_a_live_stream_outlives_an_engine_that_fails_on_every_frame(tmp_path, en
     assert_ended_cleanly(session, runner)
     assert result["stage_failures"]["latents"] > 2 * MAX_FAILED_IN_A_ROW and result["faces_edited"] == 0
     inputs = read_video(path)
-    assert len(camera) > 2 * MAX_FAILED_IN_A_ROW
-    assert all(any(np.array_equal(out, src) for src in inputs) for out in camera[::10])  # raw camera frames
+    assert len(recording_camera) > 2 * MAX_FAILED_IN_A_ROW
+    assert all(any(np.array_equal(out, src) for src in inputs) for out in recording_camera[::10])  # raw camera frames
 
 
 def child_demo(tmp_path, clip, *argv: str) -> tuple[subprocess.Popen, object]:

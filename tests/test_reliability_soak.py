@@ -7,9 +7,7 @@ import os
 
 import numpy as np
 import pytest
-import pyvirtualcam
-from pyvirtualcam import camera as pyvirtualcam_camera
-from reliability_media import BACKEND, RecordingCamera, virtualcam_flags
+from stream_media import virtualcam_flags
 from stream_media import no_face_frame, read_video, write_video
 
 from stream.cli import main_demo
@@ -18,22 +16,17 @@ from stream.run_stats import HISTORY_EVERY, RunStats, current_rss_mb
 from stream.soak import child_rss_mb, summarise
 
 
-@pytest.fixture(autouse=True)
-def camera():
-    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
-    RecordingCamera.received, RecordingCamera.times, RecordingCamera.log = [], [], None
-    yield RecordingCamera.received
-    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)
+pytestmark = pytest.mark.usefixtures("recording_camera")
 
 
-def test_demo_loop_restarts_the_clip_until_the_frame_count(tmp_path, camera):
+def test_demo_loop_restarts_the_clip_until_the_frame_count(tmp_path, recording_camera):
     clip = write_video(tmp_path / "room.avi", [np.roll(no_face_frame(), 5 * i, axis=1) for i in range(10)])
     report = tmp_path / "r.json"
     assert main_demo(["--input", str(clip), "--loop", "--frames", "25", "--output", "", "--report", str(report),
                       "--engine", "torch", *virtualcam_flags()]) == 0
     inputs = read_video(clip)
-    assert len(camera) == 25 and json.loads(report.read_text())["frames"] == 25
-    for i, out in enumerate(camera):
+    assert len(recording_camera) == 25 and json.loads(report.read_text())["frames"] == 25
+    for i, out in enumerate(recording_camera):
         np.testing.assert_array_equal(out, inputs[i % 10])
 
 

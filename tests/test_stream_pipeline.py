@@ -8,9 +8,7 @@ import time
 
 import numpy as np
 import pytest
-import pyvirtualcam
-from pyvirtualcam import camera as pyvirtualcam_camera
-from stream_media import (TEMPLATE, engine_flags, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
+from stream_media import (BACKEND, TEMPLATE, engine_flags, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
                           read_video, two_face_frame, write_engine_checkpoints, write_video)
 
 from engines.profiles import load_engines
@@ -23,36 +21,7 @@ from stream.keymap import load_keymap
 from stream.session import Controls, Session
 from stream.sinks import VirtualCameraSink
 
-BACKEND = "livel2l-test"
-
-
-class RecordingCamera:
-    """A pyvirtualcam backend that keeps what it is sent (registered under BACKEND for these tests)."""
-
-    received: list[np.ndarray] = []
-
-    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw):
-        self.width, self.height = width, height
-
-    def send(self, frame: np.ndarray) -> None:
-        RecordingCamera.received.append(frame.reshape(self.height, self.width, 3).copy())
-
-    def close(self) -> None:
-        pass
-
-    def device(self) -> str:
-        return "recording-camera"
-
-    def native_fourcc(self) -> None:
-        return None
-
-
-@pytest.fixture(autouse=True)
-def recording_camera():
-    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
-    RecordingCamera.received = []
-    yield RecordingCamera.received
-    pyvirtualcam_camera.BACKENDS.pop(BACKEND, None)
+pytestmark = pytest.mark.usefixtures("recording_camera")
 
 
 @pytest.fixture(scope="module")
