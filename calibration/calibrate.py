@@ -32,6 +32,21 @@ from stream.stages import run_batched
 DEMO_CLIP = REPO_ROOT / "assets/demo_face.mp4"
 
 
+def float_encode_render(nets: NetworkSet) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """The float torch encoder (crops → flat latents) and generator (flat latents → images) on numpy arrays."""
+
+    def encode(images: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([nets.encoder(torch.from_numpy(images[i : i + 64])) for i in range(0, len(images), 64)]).flatten(1).numpy()
+
+    def render(latents: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            z = torch.from_numpy(latents).view(len(latents), *nets.latent_shape)
+            return nets.generator(z).numpy()
+
+    return encode, render
+
+
 def load_or_build_set(
     nets: NetworkSet, template: AlignmentTemplate, cfg: CalibrationConfig, faces_dir: Path | None, rebuild: bool, say: Callable[[str], None]
 ) -> tuple[CalibrationSet, Path]:
@@ -49,15 +64,7 @@ def load_or_build_set(
     faces, missed = find_faces(sources)
     say(f"calibration set: {len(faces)} real faces found in {sum(len(s.frames) for s in sources)} frames ({len(missed)} without a face)")
 
-    def encode(images: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return torch.cat([nets.encoder(torch.from_numpy(images[i : i + 64])) for i in range(0, len(images), 64)]).flatten(1).numpy()
-
-    def render(latents: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            z = torch.from_numpy(latents).view(len(latents), *nets.latent_shape)
-            return nets.generator(z).numpy()
-
+    encode, render = float_encode_render(nets)
     data = build_calibration_set(
         faces, template, encode, render, cfg.crops, cfg.renders, cfg.heldout, cfg.heldout_variants, cfg.augment, cfg.seed,
         int(np.prod(nets.latent_shape)), tuple(cfg.heldout_people),

@@ -10,7 +10,7 @@ import pytest
 import skimage.data
 import torch
 
-from calibration.calibrate import gate_networks
+from calibration.calibrate import float_encode_render, gate_networks
 from calibration.config import CalibrationConfig
 from calibration.dataset import CalibrationSet, build_calibration_set
 from calibration.faces import find_faces, photo_sources, video_source
@@ -48,14 +48,7 @@ def setup(tmp_path_factory):
     sources.append(video_source(REPO / "assets/demo_face.mp4", every=20, identity="astronaut"))
     faces, _ = find_faces(sources)
 
-    def encode(images):
-        with torch.no_grad():
-            return nets.encoder(torch.from_numpy(images)).numpy()
-
-    def render(latents):
-        with torch.no_grad():
-            return nets.generator(torch.from_numpy(latents)).numpy()
-
+    encode, render = float_encode_render(nets)
     template = AlignmentTemplate.load(REPO / "models/default/alignment.json")
     real = build_calibration_set(faces, template, encode, render, 96, 16, 0.3, 2, 1.0, 0, 100, ("grace_hopper",))
     grey = np.full((16, 64, 64, 3), 128, np.uint8)

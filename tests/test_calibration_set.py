@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from calibration.augment import augmented_crops, jitter_keypoints, vary_colour
+from calibration.calibrate import float_encode_render
 from calibration.dataset import CalibrationSet, build_calibration_set, split_people, to_crops, to_network
 from calibration.faces import find_faces, photo_sources, video_source
 from engines.config import EngineConfig
@@ -73,14 +74,7 @@ def test_people_are_split_whole_and_the_named_ones_held_out(faces):
 
 
 def test_set_is_mostly_real_and_survives_saving(faces, nets, tmp_path):
-    def encode(images):
-        with torch.no_grad():
-            return nets.encoder(torch.from_numpy(images)).numpy()
-
-    def render(latents):
-        with torch.no_grad():
-            return nets.generator(torch.from_numpy(latents)).numpy()
-
+    encode, render = float_encode_render(nets)
     data = build_calibration_set(faces, TEMPLATE, encode, render, crops=40, renders=8, heldout=0.3, heldout_variants=2,
                                  strength=1.0, seed=0, latent_dim=100, heldout_people=("grace_hopper",))
     assert data.crops.shape == (40, 64, 64, 3) and data.latents.shape == (40, 100)
