@@ -8,8 +8,9 @@ COMMANDS = {
     "live": ("stream.cli", "main_live", "edit a webcam live: preview window, hotkeys, virtual camera"),
     "demo": ("stream.cli", "main_demo", "run the live pipeline over a video file and write the edited clip"),
     "bench": ("engines.bench", "main", "time every network on every backend present"),
-    "train": ("training.cli", "main_train", "train the default profile: dataset, regressor, mapper, encoder"),
+    "train": ("training.cli", "main_train", "train the default profile: generator (+ encoder), dataset, regressor, mapper"),
     "eval": ("training.cli", "main_eval", "compare L2L with linear directions; tables and grids"),
+    "eval-generator": ("training.generator_report", "main", "KID of the generator's faces and inversion of real photos"),
     "calibrate": ("calibration.cli", "main", "INT8 calibration and the quality gate"),
     "export": ("engines.export", "main", "export the networks of a profile to ONNX"),
 }

@@ -1,4 +1,4 @@
-"""Fast encoder of the default profile: an aligned 64×64 face in [-1, 1] → its latent z."""
+"""Fast encoder of the default profile: an aligned face in [-1, 1] → its latent."""
 from __future__ import annotations
 
 import torch
@@ -18,18 +18,17 @@ class DownBlock(nn.Sequential):
 
 
 class FaceEncoder(nn.Module):
+    """A size×size face in [-1, 1] → its latent: stride-2 blocks down to 4×4 (channels doubling up to 8×), then linear."""
+
     def __init__(self, latent_dim: int = 100, channels: int = 32, size: int = 64):
         super().__init__()
+        if size < 8 or size & (size - 1):
+            raise ValueError(f"FaceEncoder size must be a power of two ≥ 8, got {size}")
         self.latent_dim = latent_dim
         self.size = size
-        c = channels
-        self.blocks = nn.Sequential(
-            DownBlock(3, c),  # 32×32
-            DownBlock(c, c * 2),  # 16×16
-            DownBlock(c * 2, c * 4),  # 8×8
-            DownBlock(c * 4, c * 8),  # 4×4
-        )
-        self.to_latent = nn.Linear(c * 8 * 4 * 4, latent_dim)
+        widths = [3] + [channels * 2 ** min(i, 3) for i in range(size.bit_length() - 3)]
+        self.blocks = nn.Sequential(*[DownBlock(a, b) for a, b in zip(widths, widths[1:])])
+        self.to_latent = nn.Linear(widths[-1] * 4 * 4, latent_dim)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.to_latent(self.blocks(image).flatten(1))

@@ -12,11 +12,11 @@ from torch import nn
 from engines.backends import choose_backend, make_engine
 from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file
 from engines.config import EngineConfig, resolve_path
-from engines.dcgan import load_dcgan
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
 from engines.engine import Engine, TensorSpec
 from engines.face_encoder import FaceEncoder
+from engines.generator_file import load_generator_file
 from engines.mapper import L2LMapper
 from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
@@ -27,7 +27,7 @@ PIPELINE_NETWORKS = ("encoder", "mapper+generator")  # all the live pipeline run
 OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
 # Names inside the ONNX graphs: an output may not share an input's name.
 GRAPH_OUTPUT_NAMES = {**OUTPUT_NAMES, "mapper": ("latent_out",)}
-NETWORK_SOURCES = ("dcgan.py", "face_encoder.py", "mapper.py", "stylegan2.py", "e4e.py", "editor.py")
+NETWORK_SOURCES = ("dcgan.py", "face_encoder.py", "mapper.py", "stylegan2.py", "e4e.py", "editor.py", "generator_file.py")
 
 
 @dataclass
@@ -157,7 +157,7 @@ def load_networks(config: EngineConfig, random_missing: bool = False) -> Network
 
 def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
     gen_path = resolve_path(config.generator)
-    generator = load_dcgan(gen_path)
+    generator = load_generator_file(gen_path)
     latent_dim = generator.latent_dim
     weights = {"generator": str(gen_path)}
 

@@ -17,6 +17,20 @@ DEFAULT_PATH = REPO_ROOT / "models/recognisers/mobileface.safetensors"
 ARCFACE_BOX = (0.018, 0.034, 0.963)
 
 
+ARCFACE_EYES = ((38.2946, 51.6963), (73.5318, 51.5014))  # the ArcFace 112×112 template's eye centres
+
+
+def arcface_box(eye_a: tuple[float, float], eye_b: tuple[float, float], size: int) -> tuple[float, float, float]:
+    """The square box (x0, y0, side as fractions of a size×size crop) that puts a crop's eyes where ArcFace wants
+    them; for a template tighter than ArcFace's the box reaches past the crop (its border is repeated)."""
+    (ax, ay), (bx, by) = ARCFACE_EYES
+    side_px = abs(eye_b[0] - eye_a[0]) * 112 / (bx - ax)
+    cx, cy = (eye_a[0] + eye_b[0]) / 2, (eye_a[1] + eye_b[1]) / 2
+    x0 = cx - side_px * (ax + bx) / 2 / 112
+    y0 = cy - side_px * (ay + by) / 2 / 112
+    return (x0 / size, y0 / size, side_px / size)
+
+
 def crop_resize(images: torch.Tensor, box: tuple[float, float, float], size: int) -> torch.Tensor:
     """Differentiable crop of a square box (fractions of the image) resized to size×size, anti-aliased."""
     x0, y0, side = box

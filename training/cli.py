@@ -11,7 +11,7 @@ import torch
 
 from training.config import TrainConfig
 
-STAGES = ("dataset", "regressor", "mapper", "encoder")
+STAGES = ("generator", "dataset", "regressor", "mapper", "encoder")
 
 
 def git_commit() -> str:
@@ -48,11 +48,15 @@ def main_train(argv: list[str]) -> int:
     _common(parser)
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
     parser.add_argument("--force", action="store_true", help="redo the chosen stages from scratch")
+    parser.add_argument("--data", type=Path, help="folder of aligned real face photos for the generator stage "
+                        "(train.data), e.g. UTKFace's aligned & cropped faces")
     args = parser.parse_args(argv)
     from settings import ConfigError
 
     try:
         cfg = _settings(args)
+        if args.data is not None:
+            cfg.data = args.data
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
         unknown = [s for s in stages if s not in STAGES]
         if unknown:

@@ -8,6 +8,34 @@ ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
 
 
 @dataclass
+class GeneratorConfig:
+    """The CPU default generator and encoder; training/generator_gpu.toml holds the 128-px `gpu` profile's values."""
+
+    size: int = 64
+    style_dim: int = 128
+    n_mlp: int = 2
+    channel_base: int = 1024  # widths 128,128,64,32,16 for 4…64 px: two renders ≈ 6 ms on one CPU thread
+    max_channels: int = 128
+    encoder_channels: int = 32
+    batch: int = 16
+    lr: float = 0.0005
+    grad_clip: float = 1.0  # gradient-norm clip of G and E
+    reconstruction_weight: float = 1.0
+    latent_weight: float = 0.01  # keeps encoded w near the origin, where samples are drawn
+    augment: float = 0.5  # webcam-like degradation of the encoder's input (training/augment.py)
+    adversarial_weight: float = 0.0  # > 0 adds the discriminator (the GPU setting; ~6 s a step on 2 CPU cores)
+    d_channel_base: int = 2048
+    d_max_channels: int = 128
+    r1_gamma: float = 0.2
+    r1_every: int = 16
+    ema_kimg: float = 5.0  # EMA half-life in thousands of images
+    ema_rampup: float = 0.05
+    steps: int = 5000
+    sample_every: int = 250
+    checkpoint_every: int = 100
+
+
+@dataclass
 class DatasetConfig:
     samples: int = 16000  # renders labelled; rows without a face are dropped
     chunk: int = 1000  # rows per cached chunk, the unit of resuming
@@ -73,10 +101,12 @@ class EvalConfig:
 @dataclass
 class TrainConfig:
     generator: Path = Path("models/default/generator.safetensors")
+    data: Path | None = None  # folder of aligned real face photos for the generator stage (e.g. UTKFace)
     out_dir: Path = Path("models/default")
     cache_dir: Path = Path("cache/train")
     seed: int = 0
     threads: int = 1  # 1 is fastest on a shared CPU; raise it on a machine of your own
+    generator_training: GeneratorConfig = field(default_factory=GeneratorConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     regressor: RegressorConfig = field(default_factory=RegressorConfig)
     mapper: MapperConfig = field(default_factory=MapperConfig)
@@ -89,13 +119,22 @@ class TrainConfig:
 
         if self.threads < 1:
             raise ConfigError(f"train.threads = {self.threads}; use 1 or more")
-        for name in ("dataset", "regressor", "mapper", "encoder", "eval"):
+        for name in ("generator_training", "dataset", "regressor", "mapper", "encoder", "eval"):
             section = getattr(self, name)
             for f in fields(section):
                 value = getattr(section, f.name)
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                     raise ConfigError(f"train.{name}.{f.name} = {value}; it cannot be negative")
+        g = self.generator_training
+        if g.size < 8 or g.size > 1024 or g.size & (g.size - 1):
+            raise ConfigError(f"train.generator_training.size = {g.size}; use a power of two from 8 to 1024")
         positive = {
+            "generator_training.batch": g.batch,
+            "generator_training.steps": g.steps,
+            "generator_training.style_dim": g.style_dim,
+            "generator_training.sample_every": g.sample_every,
+            "generator_training.checkpoint_every": g.checkpoint_every,
+            "generator_training.r1_every": g.r1_every,
             "dataset.samples": self.dataset.samples,
             "dataset.chunk": self.dataset.chunk,
             "dataset.batch": self.dataset.batch,

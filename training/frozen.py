@@ -1,6 +1,8 @@
 """The frozen recognisers training uses, loaded from the recognisers package."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -9,13 +11,18 @@ if TYPE_CHECKING:
     from recognisers.labeller import FaceLabeller
 
 
-def load_identity_embedder() -> torch.nn.Module | None:
-    """The differentiable face embedder, frozen, or None when the recognisers package has none."""
+def load_identity_embedder(template: Path | None = None) -> torch.nn.Module | None:
+    """The differentiable face embedder, frozen, or None when the recognisers package has none. With an alignment
+    template (the generator's framing), its crop box puts that template's eyes where the embedder wants them."""
     try:
-        from recognisers.identity import IdentityEmbedder
+        from recognisers.identity import IdentityEmbedder, arcface_box
     except ImportError:
         return None
-    embedder = IdentityEmbedder()
+    if template is None:
+        embedder = IdentityEmbedder()
+    else:
+        points = json.loads(Path(template).read_text())
+        embedder = IdentityEmbedder(box=arcface_box(points["points"][0], points["points"][1], points["size"]))
     embedder.eval()
     embedder.requires_grad_(False)
     return embedder

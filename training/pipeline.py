@@ -13,6 +13,7 @@ from training.resume import saved_step
 def stage_output(stage: str, cfg: TrainConfig) -> Path:
     """The file a stage produces; its presence marks the stage done."""
     return {
+        "generator": cfg.generator,
         "dataset": cfg.cache_dir / "dataset" / "complete.json",
         "regressor": cfg.out_dir / "regressor.safetensors",
         "mapper": cfg.out_dir / "mapper.safetensors",
@@ -27,6 +28,8 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
     so raising `steps` continues a run instead of repeating it."""
     out = stage_output(stage, cfg)
     state = cfg.cache_dir / f"{stage}_state.safetensors"
+    if stage == "generator":
+        return run_generator_stage(cfg, out, state, force, commit)
     steps = {"mapper": cfg.mapper.steps, "encoder": cfg.encoder.steps}.get(stage)
     if force:
         state.unlink(missing_ok=True)
@@ -57,11 +60,42 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
         from training.regressor import load_regressor
 
         regressor, stats = load_regressor(stage_output("regressor", cfg))
-        embedder = load_identity_embedder() if cfg.mapper.identity_weight > 0 else None
+        embedder = load_identity_embedder(cfg.out_dir / "alignment.json") if cfg.mapper.identity_weight > 0 else None
         losses = train_mapper(cfg.mapper, regressor, stats, generator, embedder, out, state, cfg.seed, extra)
         return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
     from training.encoder import train_encoder
 
-    embedder = load_identity_embedder() if cfg.encoder.identity_weight > 0 else None
+    embedder = load_identity_embedder(cfg.out_dir / "alignment.json") if cfg.encoder.identity_weight > 0 else None
     losses = train_encoder(cfg.encoder, generator, embedder, out, state, cfg.seed, extra)
     return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
+
+
+def trained_steps(path: Path) -> int:
+    """Steps a shipped `stylegan2_generator` file was trained for; 0 for any other file or none."""
+    from engines.checkpoint import CheckpointError, read_header
+
+    try:
+        header = read_header(path)
+    except CheckpointError:
+        return 0
+    return int(header.extra.get("steps", 0)) if header.network == "stylegan2_generator" else 0
+
+
+def run_generator_stage(cfg: TrainConfig, out: Path, state: Path, force: bool, commit: str) -> str:
+    """Train the generator (to train.generator) and its encoder (to out_dir) on train.data; done when the generator
+    file holds one trained for the configured steps."""
+    from training.generator import train_generator
+
+    steps = cfg.generator_training.steps
+    if force:
+        state.unlink(missing_ok=True)
+    elif trained_steps(out) >= steps:
+        return f"done already: {out} ({trained_steps(out)} steps; --force to redo)"
+    if cfg.data is None:
+        from settings import ConfigError
+
+        raise ConfigError("the generator stage needs real face photos: pass --data DIR (a folder of aligned faces, e.g. UTKFace)")
+    encoder = stage_output("encoder", cfg)
+    logs = train_generator(cfg.generator_training, cfg.data, out, encoder, state, cfg.cache_dir / "generator_samples",
+                           cfg.seed, "default", {"training_commit": commit, "seed": cfg.seed, "data": cfg.data.name})
+    return f"wrote {out} and {encoder}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items())

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.dcgan import DCGANGenerator, load_dcgan
+from engines.generator_file import load_generator_file
 
 
-def load_generator(path: str | Path) -> DCGANGenerator:
-    """The DCGAN with frozen weights and batch-norm statistics; gradients still flow to its input."""
-    return load_dcgan(path).requires_grad_(False)
+def load_generator(path: str | Path) -> torch.nn.Module:
+    """The default profile's generator, frozen (gradients still flow to its input): G(z) with z ~ N(0, I)."""
+    return load_generator_file(path).requires_grad_(False)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -26,6 +26,6 @@ def from_uint8(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def render(generator: DCGANGenerator, latents: torch.Tensor, batch: int = 256) -> torch.Tensor:
+def render(generator: torch.nn.Module, latents: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """G(z) in batches, without building a graph."""
     return torch.cat([generator(latents[i : i + batch]) for i in range(0, len(latents), batch)])

@@ -29,7 +29,8 @@ def load_mapper(path: Path) -> L2LMapper:
 
 def run_evaluation(cfg: TrainConfig, models: Path, out: Path, json_path: Path | None) -> list[Path]:
     """Evaluate the mapper in `models` against its linear directions; returns the files written."""
-    embedder = load_identity_embedder()
+    template = models / "alignment.json"
+    embedder = load_identity_embedder(template if template.is_file() else None)
     if embedder is None:
         raise FileNotFoundError("recognisers.identity is missing: the evaluation needs the face embedder")
     generator = load_generator(cfg.generator)
