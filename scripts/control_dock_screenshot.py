@@ -72,7 +72,7 @@ def main() -> None:
                     "width": args.width, "height": args.height, "deviceScaleFactor": 1, "mobile": False})
                 browser.get(url)
                 WebDriverWait(browser, 30).until(lambda b: "fps" in b.find_element(By.ID, "figures").text)
-                browser.find_element(By.CSS_SELECTOR, '.attr[data-name="smile"] button').click()
+                browser.find_element(By.CSS_SELECTOR, '.attr[data-name="glasses"] button').click()
                 time.sleep(2.0)  # a couple of pushes, so fps and latency have settled
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
                 browser.save_screenshot(args.out)

@@ -175,7 +175,12 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     session = Session(cfg, engines, template, controls, source, sinks, preview, lossless=demo, max_frames=args.frames,
                       terminal_keys=preview is None and not demo and TerminalKeys.available(),
                       realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
-    server = start_control(settings, controls, presets, session, demo)
+    try:
+        server = start_control(settings, controls, presets, session, demo)
+    except ControlError:
+        for sink in sinks:
+            sink.close()
+        raise
     try:
         report = session.run()
     finally:

@@ -4,6 +4,7 @@ It writes the same EditState the hotkeys and sliders write, so every control see
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import ipaddress
 import json
@@ -255,7 +256,7 @@ class ControlServer:
             site = web.TCPSite(self._runner, self.host, self.port)
             await site.start()
         except OSError as e:
-            if self.port == 0:
+            if self.port == 0 or e.errno != errno.EADDRINUSE:
                 raise
             print(f"warning: control port {self.port} is busy ({e.strerror}); using a free one instead "
                   "(pass --control-port for a fixed dock / Stream Deck URL)")

@@ -19,18 +19,18 @@ from collections import deque
 import aiohttp
 import numpy as np
 import pytest
-from stream_media import (REPO, TEMPLATE, astronaut_bgr, engine_flags, hull_mask, mesh_landmarks, read_video,
+from stream_media import (ATTRIBUTES, REPO, TEMPLATE, astronaut_bgr, engine_flags, hull_mask, mesh_landmarks, read_video,
                           webcam_frame, write_engine_checkpoints, write_video)
 
 from engines.profiles import load_engines
 from settings import ConfigError, load_settings
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo
+from stream.cli import main_demo, main_live
 from stream.config import StreamConfig
 from stream.control_server import ControlError, ControlServer
 from stream.edit_state import EditState
-from stream.keymap import load_keymap
+from stream.keymap import KeymapError, load_keymap
 from stream.presets import PresetBook, PresetError, user_config_dir
 from stream.session import Controls, Session
 
@@ -66,6 +66,7 @@ class Live:
         session.pipeline.on_frame = record
 
     def frames_after(self, t: float, n: int, timeout: float = 60.0) -> list[tuple]:
+        """The first n frames out after t. Up to max_in_flight (3) of them read the edit state before t."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             later = [f for f in list(self.frames) if f[0] > t]
@@ -139,7 +140,7 @@ def face_change(live: Live, output: np.ndarray) -> tuple[float, float]:
 def test_an_edit_set_over_http_reaches_the_next_frames_and_their_pixels(fresh):
     live = fresh
     beard = live.state.attributes.index("beard")
-    before = live.frames_after(time.perf_counter(), 3)
+    before = live.frames_after(time.perf_counter(), 6)  # in flight at reset: 3, ramping out: 2
     assert not before[-1][1].any()
     assert face_change(live, before[-1][3]) == (0.0, 0.0)  # no edit: the camera's own pixels
     sent = time.perf_counter()
@@ -163,7 +164,7 @@ def test_toggle_bypass_and_reset_over_http(fresh):
     assert live.state.active() == {"glasses": 1.0}
     assert live.call("POST", "/api/bypass")[1]["bypass"] is True
     sent = time.perf_counter()
-    out = live.frames_after(sent, 2)[-1]
+    out = live.frames_after(sent, 4)[-1]
     assert out[2] is True and face_change(live, out[3]) == (0.0, 0.0)  # bypass: the raw camera
     assert live.call("POST", "/api/bypass", '{"on": true}')[1]["bypass"] is True  # setting keeps it on
     assert live.call("POST", "/api/bypass", '{"on": false}')[1]["bypass"] is False
@@ -213,7 +214,7 @@ def test_presets_save_apply_and_bind_to_keys(fresh):
     live.call("POST", "/api/reset")
     live.session.controls.on_key("p")  # [preset] bearded = "p" in the keymap
     assert live.state.active() == {"beard": 1.5, "age": -0.5}
-    live.call("POST", "/api/toggle/smile")
+    live.call("POST", "/api/toggle/gender")
     assert live.call("GET", "/api/state")[1]["preset"] is None  # changed since: no longer that preset
     assert live.call("POST", "/api/preset/missing")[0] == 404
     assert live.call("POST", "/api/preset/bad.name")[0] == 400
@@ -314,12 +315,20 @@ def test_presets_live_in_the_platforms_config_dir_and_bad_files_fail_clearly(tmp
         assert "\n" not in str(err.value)
 
 
+def test_keymap_binds_keys_to_presets(tmp_path):
+    path = tmp_path / "keys.toml"
+    path.write_text('[preset]\nbearded = "p"\n[actions]\nreset = "r"\n')
+    assert load_keymap(path, tuple(ATTRIBUTES)) == {"p": "preset:bearded", "r": "reset"}
+    path.write_text('[preset]\n"../up" = "p"\n')
+    with pytest.raises(KeymapError, match="preset names are"):
+        load_keymap(path, tuple(ATTRIBUTES))
+
+
 def test_cli_preset_starts_with_its_edits_and_a_missing_one_is_one_line(tmp_path, monkeypatch, capsys,
                                                                         one_torch_thread):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(sys, "platform", "linux")
-    attributes = ("age", "gender", "beard", "glasses", "smile", "yaw")
-    PresetBook(user_config_dir() / "presets", attributes).save("grey", {"age": 2.0, "glasses": 1.0})
+    PresetBook(user_config_dir() / "presets", tuple(ATTRIBUTES)).save("grey", {"age": 2.0, "glasses": 1.0})
     clip = write_video(tmp_path / "face.avi", [webcam_frame(astronaut_bgr())] * 3)
     engines = write_engine_checkpoints(tmp_path)
     report = tmp_path / "r.json"
@@ -332,6 +341,23 @@ def test_cli_preset_starts_with_its_edits_and_a_missing_one_is_one_line(tmp_path
     assert main_demo([*argv, "--preset", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "preset 'nope'" in err[0] and "save it first" in err[0]
+
+
+def test_a_busy_port_falls_back_to_a_free_one_and_an_address_not_here_is_one_line(live, capsys, tmp_path):
+    controls = live.session.controls
+    second = ControlServer(controls, controls.presets, live.session.live_status, "127.0.0.1", live.server.port, TOKEN)
+    try:
+        url = second.start()
+        assert second.port != live.server.port and f":{second.port}/" in url
+        assert "is busy" in capsys.readouterr().out
+    finally:
+        second.stop()
+    clip = write_video(tmp_path / "face.avi", [webcam_frame(astronaut_bgr())] * 3)
+    argv = ["--input", str(clip), "--no-preview", "--no-virtualcam", "--control-host", "203.0.113.7",
+            *engine_flags(write_engine_checkpoints(tmp_path))]
+    assert main_live(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot listen on 203.0.113.7" in err[0] and "--control-host" in err[0]
 
 
 def test_run_py_live_prints_the_dock_url_and_answers_curl(tmp_path):
