@@ -335,6 +335,9 @@ def test_cli_preset_starts_with_its_edits_and_a_missing_one_is_one_line(tmp_path
     argv = ["--input", str(clip), "--output", "", "--report", str(report), *engine_flags(engines)]
     assert main_demo([*argv, "--preset", "grey"]) == 0
     assert json.loads(report.read_text())["edits"] == {"age": 2.0, "glasses": 1.0}
+    assert "control:" not in capsys.readouterr().out  # demo starts no control server unless asked
+    assert main_demo([*argv, "--control", "--control-port", "0"]) == 0
+    assert re.search(r"control: http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]{32}", capsys.readouterr().out)
     assert main_demo([*argv, "--preset", "grey", "--edit", "beard=+1"]) == 0  # --edit goes on top
     assert json.loads(report.read_text())["edits"] == {"age": 2.0, "glasses": 1.0, "beard": 1.0}
     capsys.readouterr()
