@@ -104,7 +104,7 @@ class ControlServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._pushed: tuple | None = None
-        self._names_version = 0  # bumped by every API call, so a saved preset's name is pushed too
+        self._api_calls = 0  # part of what counts as a change: a saved preset alters the list, not the edits
 
     # ---- what is sent -------------------------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -160,7 +160,8 @@ class ControlServer:
         return await request.read()  # the app's client_max_size bounds a body without a length too
 
     def reply(self) -> web.Response:
-        self._wake()
+        """The state after a change, to the caller now and to every socket on the next push."""
+        self._api_calls += 1
         return web.json_response(self.snapshot())
 
     async def get_state(self, request: web.Request) -> web.Response:
@@ -225,14 +226,11 @@ class ControlServer:
         while True:
             await asyncio.sleep(PUSH_EVERY_S)
             since_stats += PUSH_EVERY_S
-            key = (self.state.version, self.presets.active(self.state), self._names_version)
+            key = (self.state.version, self.presets.active(self.state), self._api_calls)
             if self.sockets and (key != self._pushed or since_stats >= STATS_EVERY_S):
                 self._pushed, since_stats = key, 0.0
                 message = json.dumps(self.snapshot())
                 await asyncio.gather(*(ws.send_str(message) for ws in list(self.sockets)), return_exceptions=True)
-
-    def _wake(self) -> None:
-        self._names_version += 1
 
     # ---- lifetime -----------------------------------------------------------------------------------------
     def app(self) -> web.Application:
