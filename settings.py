@@ -11,6 +11,7 @@ from pathlib import Path
 from calibration.config import CalibrationConfig
 from engines.config import EngineConfig, check_config_model_paths
 from stream.config import StreamConfig
+from stream.control_config import ControlConfig
 from training.config import TrainConfig
 
 
@@ -22,6 +23,7 @@ class ConfigError(ValueError):
 class Settings:
     engine: EngineConfig = field(default_factory=EngineConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 

@@ -13,8 +13,10 @@ from engines.engine import EngineError
 from settings import ConfigError, Settings, load_settings
 from stream.alignment import AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
+from stream.control_server import ControlError, ControlServer, new_token
 from stream.edit_state import EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
+from stream.presets import PresetBook, PresetError, user_config_dir
 from stream.pipeline import StageFailure
 from stream.run_stats import write_report
 from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_available
@@ -23,7 +25,8 @@ from stream.terminal_keys import TerminalKeys
 
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
-USER_ERRORS = (CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError, StageFailure)
+USER_ERRORS = (CaptureError, CheckpointError, ConfigError, ControlError, EditError, EngineError, KeymapError, PresetError,
+               SinkError, StageFailure)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +40,12 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--e4e", help="stylegan2 profile: e4e/pSp checkpoint (engine.e4e_checkpoint)")
     parser.add_argument("--trust-pickle", action="store_true", help="allow .pt files that contain pickled Python objects")
     parser.add_argument("--keymap", help="hotkeys TOML (default: stream/keymap.toml)")
+    parser.add_argument("--preset", help="start with a saved preset (edits from --edit go on top)")
+    parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=None,
+                        help="control server for the OBS dock, Stream Deck and phones (default: on for live)")
+    parser.add_argument("--control-host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for a phone)")
+    parser.add_argument("--control-port", type=int, help="port of the control server (default 8765)")
+    parser.add_argument("--control-token", help="fixed API token (default: a random one each start)")
     parser.add_argument("--frames", type=int, default=0, help="stop after N frames (0 = until the input ends / q)")
     parser.add_argument("--report", help="write the run report JSON here")
     parser.add_argument("--output", help="also write the edited video to this .mp4/.avi file")
@@ -54,6 +63,14 @@ def settings_from(args: argparse.Namespace, demo: bool) -> Settings:
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f'{key}="{value}"')
+    for flag, key in (("control_host", "control.host"), ("control_token", "control.token")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f'{key}="{value}"')
+    if args.control_port is not None:
+        overrides.append(f"control.port={args.control_port}")
+    if args.control is not None:
+        overrides.append(f'control.enabled="{"on" if args.control else "off"}"')
     if args.trust_pickle:
         overrides.append("engine.trust_pickle=true")
     if not demo and args.camera is not None:
@@ -119,6 +136,19 @@ def probe_size(source: VideoSource) -> tuple[int, int]:
     return image.shape[1], image.shape[0]
 
 
+def start_control(settings: Settings, controls: Controls, presets: PresetBook, session: Session,
+                  demo: bool) -> ControlServer | None:
+    """The control server when asked for (live: unless --no-control); prints the dock URL with its token."""
+    cfg = settings.control
+    if cfg.enabled == "off" or cfg.enabled == "auto" and demo:
+        return None
+    server = ControlServer(controls, presets, session.live_status, cfg.host, cfg.port, cfg.token or new_token())
+    url = server.start()
+    print(f"control: {url}  (OBS: Docks > Custom Browser Docks; phone: --control-host 0.0.0.0)")
+    print(f"control: Stream Deck / curl: POST {url.replace('/?', '/api/toggle/<attribute>?')}")
+    return server
+
+
 def run_stream(args: argparse.Namespace, demo: bool) -> int:
     settings = settings_from(args, demo)
     cfg = settings.stream
@@ -133,15 +163,29 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
 
     engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
     template = alignment_template(settings, engines.resolution)
-    state = EditState(engines.attributes, parse_edits(args.edit or "", engines.attributes), cfg.ramp_frames,
-                      cfg.strength_step)
-    controls = Controls(state, load_keymap(cfg.keymap, engines.attributes))
+    presets = PresetBook(settings.control.presets_dir or user_config_dir() / "presets", engines.attributes)
+    edit = args.edit if args.edit is not None else DEMO_EDIT if demo and not args.preset else ""
+    initial = {**(presets.load(args.preset) if args.preset else {}), **parse_edits(edit, engines.attributes)}
+    state = EditState(engines.attributes, initial, cfg.ramp_frames, cfg.strength_step)
+    if args.preset and not edit:
+        presets.mark_applied(args.preset, state.version)
+    controls = Controls(state, load_keymap(cfg.keymap, engines.attributes), presets)
     fps = source.fps if source.fps > 0 else float(cfg.fps)
     sinks, preview = open_sinks(settings, controls, width, height, fps, args.output)
     session = Session(cfg, engines, template, controls, source, sinks, preview, lossless=demo, max_frames=args.frames,
                       terminal_keys=preview is None and not demo and TerminalKeys.available(),
                       realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
-    report = session.run()
+    try:
+        server = start_control(settings, controls, presets, session, demo)
+    except ControlError:
+        for sink in sinks:
+            sink.close()
+        raise
+    try:
+        report = session.run()
+    finally:
+        if server is not None:
+            server.stop()
     report["output"] = args.output
     if args.report:
         write_report(args.report, report)
@@ -174,7 +218,7 @@ def main_live(argv: list[str]) -> int:
 def main_demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python run.py demo", description="run the live pipeline over a video file and write the edited clip",
-        epilog=f"demo defaults: --output out/demo.mp4 --report out/demo_report.json --edit {DEMO_EDIT}; "
+        epilog=f"demo defaults: --output out/demo.mp4 --report out/demo_report.json --edit {DEMO_EDIT} (unless --preset); "
                "every frame is processed; preview and virtual camera are off unless asked for")
     parser.add_argument("--input", default=str(DEMO_CLIP), help="video file (default: the shipped demo clip)")
     parser.add_argument("--realtime", action="store_true",
@@ -182,5 +226,5 @@ def main_demo(argv: list[str]) -> int:
     parser.add_argument("--loop", action="store_true",
                         help="restart the clip at its end (a soak run: with --frames N, and --output '' to skip the file)")
     add_common_flags(parser)
-    parser.set_defaults(output="out/demo.mp4", report="out/demo_report.json", edit=DEMO_EDIT)
+    parser.set_defaults(output="out/demo.mp4", report="out/demo_report.json")
     return guarded(parser.parse_args(argv), demo=True)

@@ -111,3 +111,21 @@ class EditState:
             self.enabled[attribute] = value != 0.0
             self.selected = attribute
             self.version += 1
+
+    def set_strengths(self, values: dict[str, float]) -> int:
+        """Several sliders at once (an API call, a preset), as one change; zero switches an attribute off.
+        Returns the state's version after the change."""
+        with self._lock:
+            changed = False
+            for attribute, value in values.items():
+                if value == (self.strength[attribute] if self.enabled[attribute] else 0.0):
+                    continue
+                if value != 0.0:
+                    self.strength[attribute] = value
+                self.enabled[attribute] = value != 0.0
+                changed = True
+            if len(values) == 1:
+                self.selected = next(iter(values))
+            if changed:
+                self.version += 1
+            return self.version

@@ -4,6 +4,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from stream.presets import NAME as PRESET_NAME
+
 DEFAULT_KEYMAP = Path(__file__).with_name("keymap.toml")
 ACTIONS = ("stronger", "weaker", "reset", "bypass", "quit")
 KEY_NAMES = ("space", "esc", "tab", "enter", "backspace")
@@ -14,7 +16,7 @@ class KeymapError(ValueError):
 
 
 def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[str, str]:
-    """key → action ('toggle:age', 'stronger', …) from a keymap TOML file; None loads the default."""
+    """key → action ('toggle:age', 'preset:bearded', 'stronger', …) from a keymap TOML file; None loads the default."""
     path = Path(path) if path else DEFAULT_KEYMAP
     try:
         data = tomllib.loads(path.read_text())
@@ -25,6 +27,10 @@ def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[st
         if attr not in attributes:
             raise KeymapError(f"keymap {path}: [toggle] {attr} is not an attribute; use one of {', '.join(attributes)}")
         bindings.append((key, f"toggle:{attr}"))
+    for name, key in data.get("preset", {}).items():
+        if not PRESET_NAME.fullmatch(name):
+            raise KeymapError(f"keymap {path}: [preset] {name!r}; preset names are 1-40 letters, digits, '-' or '_'")
+        bindings.append((key, f"preset:{name}"))
     for action, key in data.get("actions", {}).items():
         if action not in ACTIONS:
             raise KeymapError(f"keymap {path}: [actions] {action} is unknown; use one of {', '.join(ACTIONS)}")

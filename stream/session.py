@@ -15,6 +15,7 @@ from stream.face_tracker import FaceTracker
 from stream.hud import draw_hud
 from stream.packet import Frame
 from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline
+from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink
 from stream.stages import AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage
 from stream.terminal_keys import TerminalKeys
@@ -25,17 +26,35 @@ if TYPE_CHECKING:
 
 @dataclass
 class Controls:
-    """Routes keys (window or terminal) through the keymap to the edit state; remembers what it did."""
+    """Routes keys (window or terminal) through the keymap, and API calls, to the edit state; remembers
+    what it did. A `preset:NAME` action switches to that preset."""
 
     state: EditState
     keymap: dict[str, str]
+    presets: PresetBook | None = None
     log: list[str] = field(default_factory=list)
 
     def on_key(self, name: str) -> None:
         action = self.keymap.get(name)
-        if action is not None:
-            self.state.apply(action)
-            self.log.append(action)
+        if action is None:
+            return
+        if action.startswith("preset:"):
+            try:
+                self.run_preset(action.partition(":")[2])
+            except PresetError as e:  # a key must never stop the stream
+                print(f"warning: {e}")
+        else:
+            self.run(action)
+
+    def run(self, action: str) -> None:
+        self.state.apply(action)
+        self.log.append(action)
+
+    def run_preset(self, name: str) -> None:
+        if self.presets is None:
+            raise PresetError(f"preset {name!r}: presets are not available in this run")
+        self.presets.apply(name, self.state)
+        self.log.append(f"preset:{name}")
 
 
 @dataclass
@@ -60,6 +79,7 @@ class Session:
     pipeline: Pipeline = field(init=False)
     _last: np.ndarray | None = field(init=False, default=None)
     _shown_version: int = field(init=False, default=-1)
+    faces_tracked: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         cfg, state = self.config, self.controls.state
@@ -87,10 +107,21 @@ class Session:
 
     def on_frame(self, frame: Frame) -> None:
         self._last = frame.output
+        self.faces_tracked = len(frame.faces)
         state = self.controls.state
         if self.preview is not None and self._shown_version != state.version:
             self._shown_version = state.version
             self.preview.show_strengths(state.slider_values())
+
+    def live_status(self, window: int = 60) -> dict:
+        """fps, latency and faces over the last `window` frames, for the control page; any thread may call it."""
+        stats = self.pipeline.stats
+        done = list(stats.recent_done.copy())  # copy(): one C call, safe while the output thread appends
+        latencies = list(stats.latencies_ms.copy())[-window:]
+        fps = (len(done) - 1) / max(done[-1] - done[0], 1e-6) if len(done) > 1 else 0.0
+        p50, p95 = np.percentile(latencies, [50, 95]) if latencies else (0.0, 0.0)
+        return {"fps": round(fps, 1), "latency_ms": {"p50": round(float(p50), 1), "p95": round(float(p95), 1)},
+                "faces": self.faces_tracked, "frames": stats.frames, "engine": self.engines.backend}
 
     def keep_alive(self) -> None:
         """No frame for a while. Camera lost: repeat the last frame to the live sinks (virtual camera,
