@@ -23,16 +23,25 @@ def make_kernel(taps: tuple[float, ...]) -> torch.Tensor:
 
 
 def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
-    """Zero-insertion upsampling by `up`, padding, then a depthwise FIR filter (non-negative pads only)."""
-    b, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(b, c, h, 1, w, 1)
-        x = F.pad(x, (0, up - 1, 0, 0, 0, up - 1))
-        x = x.reshape(b, c, h * up, w * up)
-    # channels folded into the batch: one single-channel filter, a weight shape the ONNX exporter knows
-    x = F.pad(x.reshape(b * c, 1, h * up, w * up), (pad[0], pad[1], pad[0], pad[1]))
-    out = F.conv2d(x, torch.flip(kernel, (0, 1))[None, None])
-    return out.reshape(b, c, out.shape[-2], out.shape[-1])
+    """Zero-insertion upsampling by `up`, padding, then a depthwise FIR filter (non-negative pads only).
+
+    Run as one depthwise (groups = channels) convolution on the (B, C, H, W) tensor, a transposed one when
+    upsampling (zero insertion and filter in one op): no reshape, so a channels_last tensor keeps its layout.
+    """
+    c = x.shape[1]
+    k = kernel.shape[-1]
+    if up == 1:
+        weight = torch.flip(kernel, (0, 1)).to(x.dtype).expand(c, 1, k, k)
+        if pad[0] == pad[1]:
+            return F.conv2d(x, weight, padding=pad[0], groups=c)
+        return F.conv2d(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), weight, groups=c)
+    # The transposed conv's full output, cropped by (k-1-pad0, k-up-pad1), is the upfirdn result.
+    weight = kernel.to(x.dtype).expand(c, 1, k, k)
+    crop = (k - 1 - pad[0], k - up - pad[1])
+    if crop[0] == crop[1] >= 0:
+        return F.conv_transpose2d(x, weight, stride=up, padding=crop[0], groups=c)
+    out = F.conv_transpose2d(x, weight, stride=up, groups=c)
+    return F.pad(out, (-crop[0], -crop[1], -crop[0], -crop[1]))
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -99,15 +108,19 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style)  # (B, in)
-        weight = self.weight[0] * self.scale  # (out, in, k, k)
         x = x * s[:, :, None, None]
+        # the weight in the activations' memory format, so cuDNN converts neither (channels_last on a GPU)
+        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else torch.contiguous_format
         if self.upsample:
-            out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+            weight = (self.weight[0].transpose(0, 1) * self.scale).contiguous(memory_format=layout)  # (in, out, k, k)
+            out = self.blur(F.conv_transpose2d(x, weight, stride=2))
         else:
+            weight = (self.weight[0] * self.scale).contiguous(memory_format=layout)  # (out, in, k, k)
             out = F.conv2d(x, weight, padding=self.padding)
         if self.demodulate:
             # ‖W·s‖ per output channel, computed as (W²)·(s²) so no per-sample weight is formed.
-            demod = torch.rsqrt(F.linear(s.pow(2), weight.pow(2).sum((2, 3))) + 1e-8)
+            power = self.weight[0].pow(2).sum((2, 3)) * self.scale**2  # (out, in)
+            demod = torch.rsqrt(F.linear(s.pow(2), power) + 1e-8)
             out = out * demod[:, :, None, None]
         return out
 
