@@ -18,15 +18,12 @@ import torch
 from engines.checkpoint import CheckpointHeader, save_checkpoint
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e
 from engines.mapper import L2LMapper
-from engines.profiles import ATTRIBUTES
+from engines.profiles import ATTRIBUTES, SMALL_ENCODER_BASE, SMALL_GENERATOR
 from engines.stylegan2 import Generator
-
-SMALL = {"style_dim": 64, "n_mlp": 2, "channel_multiplier": 1, "max_channels": 64}  # narrow, same layout
-SMALL_ENCODER_BASE = 16
 
 
 def random_e4e(resolution: int, small: bool) -> tuple[E4EInversion, Generator]:
-    generator = Generator(resolution, **(SMALL if small else {})).eval()
+    generator = Generator(resolution, **(SMALL_GENERATOR if small else {})).eval()
     encoder = StyleEncoder(resolution, base=SMALL_ENCODER_BASE if small else 64, style_dim=generator.style_dim)
     latent_avg = torch.randn(generator.n_latent, generator.style_dim) * 0.1
     return E4EInversion(encoder, latent_avg).eval(), generator
