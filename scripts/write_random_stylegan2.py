@@ -11,15 +11,18 @@ e4e_ffhq_encode.pt, `--e4e` writes only a random mapper shaped for it.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
-from engines.checkpoint import CheckpointHeader, save_checkpoint
-from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e
-from engines.mapper import L2LMapper
-from engines.profiles import ATTRIBUTES, SMALL_ENCODER_BASE, SMALL_GENERATOR
-from engines.stylegan2 import Generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's engines/, installed or not
+
+from engines.checkpoint import CheckpointHeader, save_checkpoint  # noqa: E402
+from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e  # noqa: E402
+from engines.mapper import L2LMapper  # noqa: E402
+from engines.profiles import ATTRIBUTES, SMALL_ENCODER_BASE, SMALL_GENERATOR  # noqa: E402
+from engines.stylegan2 import Generator  # noqa: E402
 
 
 def random_e4e(resolution: int, small: bool) -> tuple[E4EInversion, Generator]:
