@@ -37,7 +37,7 @@ def choose_backend(requested: str) -> tuple[str, str]:
     if requested == "ort":
         return "ort", f"requested; provider {_first_provider(providers)}"
     if requested == "torch":
-        return ("torch-cuda", "requested; CUDA fp16") if status["torch-cuda"] is None else ("torch", "requested; CPU eager")
+        return ("torch-cuda", "requested; CUDA, precision per network (engine.network_precision)") if status["torch-cuda"] is None else ("torch", "requested; CPU eager")
     if status["trt"] is None:
         return "trt", "auto: native TensorRT is present"
     if "CUDAExecutionProvider" in providers or "TensorrtExecutionProvider" in providers:
