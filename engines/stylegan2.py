@@ -105,24 +105,37 @@ class ModulatedConv2d(nn.Module):
         if upsample:
             # transposed 3×3 stride-2 conv grows the map by 1 pixel; the blur's pads take it back to 2×.
             self.blur = Blur(pad=(1, 1), gain=4)
+        self._kept: tuple | None = None  # (key, weights) of the last inference call; not part of the state dict
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style)  # (B, in)
         x = x * s[:, :, None, None]
         # the weight in the activations' memory format, so cuDNN converts neither (channels_last on a GPU)
         layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else torch.contiguous_format
+        weight, power = self._weights(layout)
         if self.upsample:
-            weight = (self.weight[0].transpose(0, 1) * self.scale).contiguous(memory_format=layout)  # (in, out, k, k)
             out = self.blur(F.conv_transpose2d(x, weight, stride=2))
         else:
-            weight = (self.weight[0] * self.scale).contiguous(memory_format=layout)  # (out, in, k, k)
             out = F.conv2d(x, weight, padding=self.padding)
         if self.demodulate:
             # ‖W·s‖ per output channel, computed as (W²)·(s²) so no per-sample weight is formed.
-            power = self.weight[0].pow(2).sum((2, 3)) * self.scale**2  # (out, in)
             demod = torch.rsqrt(F.linear(s.pow(2), power) + 1e-8)
             out = out * demod[:, :, None, None]
         return out
+
+    def _weights(self, layout: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scaled conv weight ((in, out, k, k) transposed when upsampling) in `layout`, and W² summed over the
+        taps (out, in). Constant at inference: kept between calls while the parameter is unchanged, so a captured
+        CUDA graph does not recompute them every replay; recomputed when tracing (ONNX) or with gradients on."""
+        inference = not torch.is_grad_enabled() and not torch.jit.is_tracing()
+        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device, layout)
+        if inference and self._kept is not None and self._kept[0] == key:
+            return self._kept[1]
+        w = self.weight[0].transpose(0, 1) if self.upsample else self.weight[0]
+        weights = ((w * self.scale).contiguous(memory_format=layout), self.weight[0].pow(2).sum((2, 3)) * self.scale**2)
+        if inference:
+            self._kept = (key, weights)
+        return weights
 
 
 class NoiseInjection(nn.Module):

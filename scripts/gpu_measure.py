@@ -60,20 +60,27 @@ def check_against_cpu(out: Path) -> dict:
     return result
 
 
-def profile_generator(nets, out: Path, precision: str = "fp16", calls: int = 5) -> None:
-    """Top CUDA kernels of the generator (batch 2: the fused editor's two renders), eager, cuDNN tuned."""
-    module = prepare_module(nets.generator, "cuda", DTYPES[precision])
-    w = torch.randn(2, *nets.latent_shape, device="cuda", dtype=DTYPES[precision])
+def profile_generator(nets, out: Path, device: str, calls: int = 5) -> Path:
+    """Top kernels of the generator (batch 2: the fused editor's two renders), eager, cuDNN tuned."""
+    precision = "fp16" if device == "cuda" else "fp32"  # fp16 on a CPU is slow and not what a GPU runs
+    cuda = device == "cuda"
+    module = prepare_module(nets.generator, device, DTYPES[precision])
+    w = torch.randn(2, *nets.latent_shape, device=device, dtype=DTYPES[precision])
+    activity = torch.profiler.ProfilerActivity.CUDA if cuda else torch.profiler.ProfilerActivity.CPU
     with torch.inference_mode(), cudnn_autotune():
         for _ in range(3):
             module(w)
-        torch.cuda.synchronize()
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        if cuda:
+            torch.cuda.synchronize()
+        with torch.profiler.profile(activities=[activity]) as prof:
             for _ in range(calls):
                 module(w)
-            torch.cuda.synchronize()
-    table = prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=25)
-    (out / f"profile_generator_{nets.resolution}_{precision}.txt").write_text(f"{calls} calls, batch 2\n{table}\n")
+            if cuda:
+                torch.cuda.synchronize()
+    table = prof.key_averages().table(sort_by="self_device_time_total" if cuda else "self_cpu_time_total", row_limit=25)
+    path = out / f"profile_generator_{nets.resolution}_{precision}_{device}.txt"
+    path.write_text(f"{calls} calls, batch 2, {device}\n{table}\n")
+    return path
 
 
 def summary_table(summary: dict) -> str:
@@ -128,9 +135,9 @@ def main() -> int:
             (args.out / f"bench_{res}_{setting}.json").write_text(json.dumps(report, indent=1))
             print(f"{res} px {setting}: {summary[res][setting]['ms']} ({time.perf_counter() - start:.0f} s)"
                   + (f" errors {summary[res][setting]['errors']}" if summary[res][setting]["errors"] else ""))
-        if cuda and not args.dry_run and res == 256:
+        if res == 256:
             try:
-                profile_generator(nets, args.out)
+                print(f"wrote {profile_generator(nets, args.out, 'cuda' if cuda else 'cpu')}")
             except Exception as e:  # the profile is an extra; the timings above are the result
                 print(f"profile failed: {type(e).__name__}: {e}")
         del nets

@@ -58,6 +58,22 @@ def test_channels_last_generator_renders_what_the_nchw_one_renders():
     assert float((got - want).abs().max()) <= 1e-5 * float(want.abs().max())
 
 
+def test_weights_kept_between_inference_calls_follow_a_changed_parameter():
+    torch.manual_seed(0)
+    g = Generator(64, **SMALL_GENERATOR).eval()
+    w = torch.randn(1, g.n_latent, g.style_dim)
+    with torch.no_grad():
+        before = g(w)
+        g.convs[2].conv.weight.add_(torch.randn_like(g.convs[2].conv.weight))  # e.g. other weights loaded in place
+        after = g(w)
+        fresh = Generator(64, **SMALL_GENERATOR).eval()
+        fresh.load_state_dict(g.state_dict())
+        want = fresh(w)
+    assert float((after - before).abs().max()) > 0.1
+    torch.testing.assert_close(after, want)
+    assert set(fresh.state_dict()) == set(g.state_dict())  # the kept weights are no state
+
+
 def per_sample_modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """The StyleGAN2 paper's definition: scale the weights per sample, demodulate them, convolve."""
     s = conv.modulation(style)
