@@ -33,7 +33,7 @@ class EngineConfig:
     stylegan2_mapper: Path = Path("models/stylegan2/mapper.safetensors")
     resolution: int = 0  # stylegan2: 0 = the checkpoint's own; otherwise must match it
     trust_pickle: bool = False
-    # trt and torch-cuda build at this precision; ort on CPU runs fp32, or the calibrated INT8 file when "int8"
+    # trt builds at this precision (torch-cuda: network_precision below); ort on CPU runs fp32, or the calibrated INT8 file when "int8"
     precision: Literal["fp32", "fp16", "int8"] = "fp16"
     # torch-cuda float type per network, e.g. {encoder = "fp16", "mapper+generator" = "bf16"}: fp32, fp16, bf16 or
     # auto. A network not named here is auto, i.e. the fastest of the three measured on this GPU whose output stays

@@ -102,6 +102,9 @@ def load_engines(config: EngineConfig, verbose: bool = True, networks: tuple[str
     if verbose:
         print(f"engine: {backend} ({why})")
     engines = {name: build_engine(nets, name, backend, config) for name in dict.fromkeys((*PIPELINE_NETWORKS, *networks))}
+    if verbose and backend == "torch-cuda":
+        for name, engine in engines.items():
+            print(f"  {name}: {engine.precision} ({engine.precision_reason})")
     return EngineSet(
         encoder=engines["encoder"],
         mapper=engines.get("mapper"),
