@@ -7,8 +7,7 @@ and auto (the fastest measured per network), one bench report per run, a summary
     python scripts/gpu_measure.py --out out/gpu-dry --dry-run   # on a CPU: small widths, torch, 1 repeat
 
 First every network on torch-cuda in each precision is checked against torch fp32 on the CPU (`--no-check` leaves
-it out). Nothing here claims a figure: the
-summary is what the GPU measured; docs/performance.md gets its table from `summary.md`.
+it out). The summary is only what the GPU measured; docs/performance.md gets its table from `summary.md`.
 """
 from __future__ import annotations
 
