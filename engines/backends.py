@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import torch
 from torch import nn
 
-from engines.config import EngineConfig, resolve_path
+from engines.config import TORCH_PRECISIONS, EngineConfig, resolve_path, torch_cuda_precision
 from engines.engine import Engine, EngineError, TensorSpec
 from engines.engine_cache import EngineCache
 from engines.onnx_export import int8_path
 from engines.ort_engine import OrtEngine, ort_providers
+from engines.precision import fastest_precision
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
 from engines.torch_engine import TorchEngine
 
@@ -35,7 +37,7 @@ def choose_backend(requested: str) -> tuple[str, str]:
     if requested == "ort":
         return "ort", f"requested; provider {_first_provider(providers)}"
     if requested == "torch":
-        return ("torch-cuda", "requested; CUDA fp16") if status["torch-cuda"] is None else ("torch", "requested; CPU eager")
+        return ("torch-cuda", "requested; CUDA, precision per network (engine.network_precision)") if status["torch-cuda"] is None else ("torch", "requested; CPU eager")
     if status["trt"] is None:
         return "trt", "auto: native TensorRT is present"
     if "CUDAExecutionProvider" in providers or "TensorrtExecutionProvider" in providers:
@@ -62,9 +64,11 @@ def make_engine(
     """Wrap one network for one backend; the ONNX-based ones need `onnx_path`."""
     cache_dir = resolve_path(config.cache_dir)
     if backend == "torch":
-        return TorchEngine(name, module, inputs, output_names, device="cpu")
+        engine = TorchEngine(name, module, inputs, output_names, device="cpu")
+        engine.precision_reason = "torch on the CPU runs fp32"
+        return engine
     if backend == "torch-cuda":
-        return TorchEngine(name, module, inputs, output_names, device="cuda", half=config.precision != "fp32", cuda_graph=config.cuda_graphs)
+        return torch_cuda_engine(name, module, inputs, output_names, config)
     if backend == "ort":
         providers = ort_providers(cache_dir, fp16=config.precision != "fp32")
         return OrtEngine(name, onnx_path, threads=config.threads, providers=providers, output_names=output_names)
@@ -74,3 +78,20 @@ def make_engine(
     if backend == "trt":
         return TrtEngine(name, onnx_path, EngineCache(cache_dir / "trt"), config.precision, calibrator, output_names)
     raise EngineError(f"{name}: unknown backend '{backend}'; choose one of {', '.join(ALL_BACKENDS)}")
+
+
+def torch_cuda_engine(name: str, module: nn.Module, inputs: tuple[TensorSpec, ...], output_names: tuple[str, ...], config: EngineConfig) -> Engine:
+    """The network on torch-cuda in its configured precision, or in the fastest measured one (engine.network_precision)."""
+    setting = torch_cuda_precision(config, name)
+
+    def build(precision: str) -> TorchEngine:
+        return TorchEngine(name, module, inputs, output_names, device="cuda", precision=precision, cuda_graph=config.cuda_graphs)
+
+    if setting != "auto":
+        engine = build(setting)
+        engine.precision_reason = f"engine.network_precision.{name} = {setting}" if name in config.network_precision else "engine.precision = fp32"
+        return engine
+    rng = np.random.default_rng(0)
+    feeds = {s.name: rng.standard_normal(s.shape).astype(np.float32) for s in inputs}
+    candidates = tuple(p for p in TORCH_PRECISIONS if p != "bf16" or torch.cuda.is_bf16_supported())
+    return fastest_precision(build, feeds, candidates)

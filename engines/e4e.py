@@ -129,10 +129,27 @@ class E4EInversion(nn.Module):
         self.register_buffer("latent_avg", latent_avg.expand(encoder.style_count, -1).clone())
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if image.shape[-1] != INPUT_SIZE:
-            # the encoder was trained on 256 px; area-average larger crops down to it
-            image = F.adaptive_avg_pool2d(image, INPUT_SIZE)
-        return self.encoder(image) + self.latent_avg
+        return self.encoder(resize_like_e4e(image)) + self.latent_avg
+
+
+def resize_like_e4e(image: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
+    """(B, C, H, W) → (B, C, size, size) as e4e's data transforms resize (torchvision Resize on a PIL image:
+    bilinear, antialiased when shrinking). A shrink by an even factor runs as one strided depthwise convolution
+    with PIL's triangle taps, renormalised at the borders as PIL does, so it exports to ONNX."""
+    h, w = image.shape[-2:]
+    if (h, w) == (size, size):
+        return image
+    factor = h // size
+    if h == w == factor * size and factor % 2 == 0:
+        t = torch.arange(2 * factor, dtype=image.dtype, device=image.device)
+        taps = 1 - (t + 0.5 - factor).abs() / factor
+        kernel = taps[:, None] * taps[None, :]
+        c = image.shape[1]
+        out = F.conv2d(image, kernel.expand(c, 1, -1, -1), stride=factor, padding=factor // 2, groups=c)
+        ones = torch.ones(1, 1, h, w, dtype=image.dtype, device=image.device)
+        return out / F.conv2d(ones, kernel[None, None], stride=factor, padding=factor // 2)
+    # any other size: torch's antialiased bilinear resize (the same maths; torch only, no ONNX export)
+    return F.interpolate(image, size=(size, size), mode="bilinear", antialias=h > size or w > size, align_corners=False)
 
 
 def load_e4e(path: str | Path, trust_pickle: bool = False) -> tuple[E4EInversion, Generator, dict]:

@@ -28,6 +28,8 @@ class Engine(Protocol):
 
     name: str
     backend: str
+    precision: str  # what it computes in: fp32, fp16, bf16 or int8
+    precision_reason: str  # why: the setting that chose it, or the measurement
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
 

@@ -81,6 +81,7 @@ class OrtEngine:
         if output_names is not None:
             self.outputs = tuple(TensorSpec(n, s.shape, s.dtype) for n, s in zip(output_names, self.outputs))
         self.provider = self.session.get_providers()[0]
+        self.precision, self.precision_reason = _precision(backend, self.provider, self.session.get_provider_options())
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = self.session.run(self.graph_outputs, {s.name: np.ascontiguousarray(feeds[s.name], dtype=s.dtype) for s in self.inputs})
@@ -89,3 +90,12 @@ class OrtEngine:
 
 def _spec(arg) -> TensorSpec:
     return TensorSpec(arg.name, tuple(int(d) for d in arg.shape), ORT_TYPES.get(arg.type, arg.type))
+
+
+def _precision(backend: str, provider: str, options: dict) -> tuple[str, str]:
+    """What the session computes in: the INT8 file's int8, TensorRT's fp16 when enabled, else the graph's fp32."""
+    if backend == "ort-int8":
+        return "int8", "calibrated INT8 file"
+    if provider == "TensorrtExecutionProvider" and str(options.get(provider, {}).get("trt_fp16_enable", "0")).lower() in ("1", "true"):
+        return "fp16", "ONNX Runtime TensorRT provider with trt_fp16_enable"
+    return "fp32", f"fp32 ONNX graph on {provider}"

@@ -11,7 +11,7 @@ from torch import nn
 
 from engines.backends import choose_backend, make_engine
 from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file
-from engines.config import EngineConfig, resolve_path
+from engines.config import NETWORKS, EngineConfig, resolve_path
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
 from engines.engine import Engine, TensorSpec
@@ -22,7 +22,6 @@ from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
 
 ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
-NETWORKS = ("encoder", "mapper", "generator", "mapper+generator")
 PIPELINE_NETWORKS = ("encoder", "mapper+generator")  # all the live pipeline runs per frame
 OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
 # Names inside the ONNX graphs: an output may not share an input's name.
@@ -69,7 +68,7 @@ class NetworkSet:
         for name in sorted(self.weights):
             source = self.weights[name]
             h.update(name.encode() + source.encode())
-            if source != "random":
+            if not source.startswith("random"):
                 st = Path(source).stat()
                 h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
         here = Path(__file__).parent
@@ -103,6 +102,9 @@ def load_engines(config: EngineConfig, verbose: bool = True, networks: tuple[str
     if verbose:
         print(f"engine: {backend} ({why})")
     engines = {name: build_engine(nets, name, backend, config) for name in dict.fromkeys((*PIPELINE_NETWORKS, *networks))}
+    if verbose and backend == "torch-cuda":
+        for name, engine in engines.items():
+            print(f"  {name}: {engine.precision} ({engine.precision_reason})")
     return EngineSet(
         encoder=engines["encoder"],
         mapper=engines.get("mapper"),
@@ -240,12 +242,18 @@ def load_rosinality_generator(path: Path, trust_pickle: bool = False) -> Generat
     return generator.eval()
 
 
-def random_stylegan2(resolution: int, seed: int = 0, attributes: tuple[str, ...] = ATTRIBUTES) -> NetworkSet:
-    """Full-size StyleGAN2 + e4e + mapper with random weights: they time the same as trained ones."""
+# Narrow widths in the public layout: the same networks, seconds per frame on a CPU (bench --small, timing files).
+SMALL_GENERATOR = {"style_dim": 64, "n_mlp": 2, "channel_multiplier": 1, "max_channels": 64}
+SMALL_ENCODER_BASE = 16
+
+
+def random_stylegan2(resolution: int, seed: int = 0, attributes: tuple[str, ...] = ATTRIBUTES, small: bool = False) -> NetworkSet:
+    """StyleGAN2 + e4e + mapper with random weights, full size (they time the same as trained ones) or `small`."""
     torch.manual_seed(seed)
-    generator = Generator(resolution)
-    inversion = E4EInversion(StyleEncoder(resolution), torch.zeros(1, generator.style_dim))
+    generator = Generator(resolution, **(SMALL_GENERATOR if small else {}))
+    encoder = StyleEncoder(resolution, base=SMALL_ENCODER_BASE if small else 64, style_dim=generator.style_dim)
+    inversion = E4EInversion(encoder, torch.zeros(1, generator.style_dim))
     mapper = L2LMapper(latent_dim=generator.n_latent * generator.style_dim, n_attributes=len(attributes))
     latent_shape = (generator.n_latent, generator.style_dim)
-    weights = dict.fromkeys(("encoder", "mapper", "generator"), "random")
+    weights = dict.fromkeys(("encoder", "mapper", "generator"), "random, small widths" if small else "random")
     return NetworkSet("stylegan2", inversion.eval(), mapper.eval(), generator.eval(), resolution, latent_shape, attributes, weights)

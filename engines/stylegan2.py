@@ -23,17 +23,25 @@ def make_kernel(taps: tuple[float, ...]) -> torch.Tensor:
 
 
 def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
-    """Zero-insertion upsampling by `up`, padding, then a depthwise FIR filter (non-negative pads only)."""
-    b, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(b, c, h, 1, w, 1)
-        x = F.pad(x, (0, up - 1, 0, 0, 0, up - 1))
-        x = x.reshape(b, c, h * up, w * up)
-    # one depthwise convolution (groups = channels): 20× faster than folding channels into the batch on the CPU,
-    # forward and backward, and an ordinary grouped Conv node in ONNX
-    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    weight = torch.flip(kernel, (0, 1))[None, None].expand(c, 1, *kernel.shape)
-    return F.conv2d(x, weight, groups=c)
+    """Zero-insertion upsampling by `up`, padding, then a depthwise FIR filter (non-negative pads only).
+
+    Run as one depthwise (groups = channels) convolution on the (B, C, H, W) tensor, a transposed one when
+    upsampling (zero insertion and filter in one op): no reshape, so a channels_last tensor keeps its layout.
+    """
+    c = x.shape[1]
+    k = kernel.shape[-1]
+    if up == 1:
+        weight = torch.flip(kernel, (0, 1)).to(x.dtype).expand(c, 1, k, k)
+        if pad[0] == pad[1]:
+            return F.conv2d(x, weight, padding=pad[0], groups=c)
+        return F.conv2d(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), weight, groups=c)
+    # The transposed conv's full output, cropped by (k-1-pad0, k-up-pad1), is the upfirdn result.
+    weight = kernel.to(x.dtype).expand(c, 1, k, k)
+    crop = (k - 1 - pad[0], k - up - pad[1])
+    if crop[0] == crop[1] >= 0:
+        return F.conv_transpose2d(x, weight, stride=up, padding=crop[0], groups=c)
+    out = F.conv_transpose2d(x, weight, stride=up, groups=c)
+    return F.pad(out, (-crop[0], -crop[1], -crop[0], -crop[1]))
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -97,20 +105,37 @@ class ModulatedConv2d(nn.Module):
         if upsample:
             # transposed 3×3 stride-2 conv grows the map by 1 pixel; the blur's pads take it back to 2×.
             self.blur = Blur(pad=(1, 1), gain=4)
+        self._kept: tuple | None = None  # (key, weights) of the last inference call; not part of the state dict
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style)  # (B, in)
-        weight = self.weight[0] * self.scale  # (out, in, k, k)
         x = x * s[:, :, None, None]
+        # the weight in the activations' memory format, so cuDNN converts neither (channels_last on a GPU)
+        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else torch.contiguous_format
+        weight, power = self._weights(layout)
         if self.upsample:
-            out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+            out = self.blur(F.conv_transpose2d(x, weight, stride=2))
         else:
             out = F.conv2d(x, weight, padding=self.padding)
         if self.demodulate:
             # ‖W·s‖ per output channel, computed as (W²)·(s²) so no per-sample weight is formed.
-            demod = torch.rsqrt(F.linear(s.pow(2), weight.pow(2).sum((2, 3))) + 1e-8)
+            demod = torch.rsqrt(F.linear(s.pow(2), power) + 1e-8)
             out = out * demod[:, :, None, None]
         return out
+
+    def _weights(self, layout: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scaled conv weight ((in, out, k, k) transposed when upsampling) in `layout`, and W² summed over the
+        taps (out, in). Constant at inference: kept between calls while the parameter is unchanged, so a captured
+        CUDA graph does not recompute them every replay; recomputed when tracing (ONNX) or with gradients on."""
+        inference = not torch.is_grad_enabled() and not torch.jit.is_tracing()
+        key = (self.weight.data_ptr(), self.weight._version, self.weight.dtype, self.weight.device, layout)
+        if inference and self._kept is not None and self._kept[0] == key:
+            return self._kept[1]
+        w = self.weight[0].transpose(0, 1) if self.upsample else self.weight[0]
+        weights = ((w * self.scale).contiguous(memory_format=layout), self.weight[0].pow(2).sum((2, 3)) * self.scale**2)
+        if inference:
+            self._kept = (key, weights)
+        return weights
 
 
 class NoiseInjection(nn.Module):

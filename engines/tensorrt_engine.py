@@ -98,6 +98,7 @@ class TrtEngine:
         import torch
 
         self.name = name
+        self.precision, self.precision_reason = precision, "engine.precision"
         onnx_path = Path(onnx_path)
         key = cache.key(onnx_path, torch.cuda.get_device_name(), trt.__version__, precision)
         path = cache.lookup(name, key)

@@ -11,22 +11,22 @@ e4e_ffhq_encode.pt, `--e4e` writes only a random mapper shaped for it.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
-from engines.checkpoint import CheckpointHeader, save_checkpoint
-from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e
-from engines.mapper import L2LMapper
-from engines.profiles import ATTRIBUTES
-from engines.stylegan2 import Generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's engines/, installed or not
 
-SMALL = {"style_dim": 64, "n_mlp": 2, "channel_multiplier": 1, "max_channels": 64}  # narrow, same layout
-SMALL_ENCODER_BASE = 16
+from engines.checkpoint import CheckpointHeader, save_checkpoint  # noqa: E402
+from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e  # noqa: E402
+from engines.mapper import L2LMapper  # noqa: E402
+from engines.profiles import ATTRIBUTES, SMALL_ENCODER_BASE, SMALL_GENERATOR  # noqa: E402
+from engines.stylegan2 import Generator  # noqa: E402
 
 
 def random_e4e(resolution: int, small: bool) -> tuple[E4EInversion, Generator]:
-    generator = Generator(resolution, **(SMALL if small else {})).eval()
+    generator = Generator(resolution, **(SMALL_GENERATOR if small else {})).eval()
     encoder = StyleEncoder(resolution, base=SMALL_ENCODER_BASE if small else 64, style_dim=generator.style_dim)
     latent_avg = torch.randn(generator.n_latent, generator.style_dim) * 0.1
     return E4EInversion(encoder, latent_avg).eval(), generator

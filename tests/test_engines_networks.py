@@ -10,12 +10,68 @@ from torch.nn import functional as F
 from engines.checkpoint import load_checkpoint, load_state_into
 from engines.dcgan import DCGANGenerator
 from engines.e4e import StyleEncoder
-from engines.stylegan2 import Generator, ModulatedConv2d, generator_config, upfirdn2d
+from engines.profiles import SMALL_GENERATOR
+from engines.stylegan2 import BLUR_KERNEL, Generator, ModulatedConv2d, generator_config, make_kernel, upfirdn2d
+from engines.torch_engine import prepare_module
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def reference_upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int, pad: tuple[int, int]) -> torch.Tensor:
+    """upfirdn2d by its definition (the implementation before the depthwise one): insert up-1 zeros after every
+    pixel, zero-pad, then filter every channel alone with the flipped kernel."""
+    b, c, h, w = x.shape
+    grid = torch.zeros(b, c, h * up, w * up)
+    grid[:, :, ::up, ::up] = x
+    grid = F.pad(grid, (pad[0], pad[1], pad[0], pad[1])).reshape(b * c, 1, h * up + sum(pad), w * up + sum(pad))
+    out = F.conv2d(grid, torch.flip(kernel, (0, 1))[None, None])
+    return out.reshape(b, c, out.shape[-2], out.shape[-1])
+
+
+@pytest.mark.parametrize("up, pad", [(1, (1, 1)), (2, (2, 1)), (1, (2, 1)), (2, (1, 0)), (4, (2, 1))])
+def test_depthwise_upfirdn2d_is_the_definition(up, pad):
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 9, 7)
+    # the generator's blur (pads (1, 1)) and skip upsampling (up 2, pads (2, 1)), other pads, a lopsided kernel
+    for kernel in (make_kernel(BLUR_KERNEL) * up**2, torch.rand(4, 4)):
+        want = reference_upfirdn2d(x, kernel, up, pad)
+        got = upfirdn2d(x, kernel, up=up, pad=pad)
+        assert got.shape == want.shape
+        assert float((got - want).abs().max()) < 1e-5
+        as_nhwc = upfirdn2d(x.contiguous(memory_format=torch.channels_last), kernel, up=up, pad=pad)
+        assert as_nhwc.is_contiguous(memory_format=torch.channels_last)  # no conversion back to NCHW
+        assert float((as_nhwc - want).abs().max()) < 1e-5
+
+
+def test_channels_last_generator_renders_what_the_nchw_one_renders():
+    """The torch-cuda layout (weights and activations channels_last), run on the CPU in fp32."""
+    torch.manual_seed(0)
+    g = Generator(64, **SMALL_GENERATOR).eval()
+    nhwc = prepare_module(g, "cpu", torch.float32)
+    w = torch.randn(2, g.n_latent, g.style_dim)
+    with torch.no_grad():
+        want, got = g(w), nhwc(w)
+    assert got.is_contiguous(memory_format=torch.channels_last) and want.is_contiguous()
+    assert float((got - want).abs().max()) <= 1e-5 * float(want.abs().max())
+
+
+def test_weights_kept_between_inference_calls_follow_a_changed_parameter():
+    torch.manual_seed(0)
+    g = Generator(64, **SMALL_GENERATOR).eval()
+    w = torch.randn(1, g.n_latent, g.style_dim)
+    with torch.no_grad():
+        before = g(w)
+        g.convs[2].conv.weight.add_(torch.randn_like(g.convs[2].conv.weight))  # e.g. other weights loaded in place
+        after = g(w)
+        fresh = Generator(64, **SMALL_GENERATOR).eval()
+        fresh.load_state_dict(g.state_dict())
+        want = fresh(w)
+    assert float((after - before).abs().max()) > 0.1
+    torch.testing.assert_close(after, want)
+    assert set(fresh.state_dict()) == set(g.state_dict())  # the kept weights are no state
 
 
 def per_sample_modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -27,7 +83,8 @@ def per_sample_modulated_conv(conv: ModulatedConv2d, x: torch.Tensor, style: tor
         if conv.demodulate:
             w = w * torch.rsqrt(w.pow(2).sum((1, 2, 3)) + 1e-8)[:, None, None, None]
         if conv.upsample:
-            outs.append(conv.blur(F.conv_transpose2d(x[b : b + 1], w.transpose(0, 1), stride=2)))
+            up = F.conv_transpose2d(x[b : b + 1], w.transpose(0, 1), stride=2)
+            outs.append(reference_upfirdn2d(up, conv.blur.kernel, 1, conv.blur.pad))
         else:
             outs.append(F.conv2d(x[b : b + 1], w, padding=conv.padding))
     return torch.cat(outs)

@@ -141,8 +141,8 @@ def test_torch_cuda_engine_with_graph_matches_cpu(nets):
     specs = nets.input_specs("mapper+generator")
     cpu = TorchEngine("mapper+generator", nets.module("mapper+generator"), specs, OUTPUT_NAMES["mapper+generator"])(feeds)
     gpu_engine = make_engine("mapper+generator", "torch-cuda", nets.module("mapper+generator"), specs,
-                             OUTPUT_NAMES["mapper+generator"], None, EngineConfig())
-    assert gpu_engine.graph is not None
+                             OUTPUT_NAMES["mapper+generator"], None, EngineConfig(network_precision={"mapper+generator": "fp16"}))
+    assert gpu_engine.graph is not None and gpu_engine.precision == "fp16"
     for _ in range(2):  # replays reuse the captured buffers
         gpu = gpu_engine(feeds)
     for key in cpu:
