@@ -72,7 +72,7 @@ class Session:
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
             latent_stages=[EditStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
                            GenerateStage(self.engines.editor)],
-            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match), SinkStage(self.sinks)],
+            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion), SinkStage(self.sinks)],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,
             on_frame=self.on_frame,

@@ -1,0 +1,41 @@
+"""Where something covers the face: the camera crop disagrees with the re-rendered face G(w) far more than
+the inversion's usual error. The edit is faded there, so nothing is painted on a hand or a cup."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from stream.blending import match_colours
+
+# Disagreement in multiples of the face's median disagreement: below LOW the edit stays, above HIGH it is gone.
+LOW, HIGH = 2.2, 3.5
+
+
+def disagreement(camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(S,S) per-pixel colour distance between the camera crop and G(w) (both BGR 0…255), after matching
+    the render's colours to the camera's and blurring both a little (texture the generator cannot draw
+    is not an occluder)."""
+    size = camera.shape[0]
+    sigma = max(1.0, size / 48)
+    cam = cv2.GaussianBlur(camera.astype(np.float32), (0, 0), sigma)
+    ren = cv2.GaussianBlur(match_colours(render, camera, mask), (0, 0), sigma)
+    return np.sqrt(((cam - ren) ** 2).sum(-1))
+
+
+def occlusion_keep(camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(S,S) in [0, 1]: 1 where the edit may show, 0 where the face is covered. `render` is G(w) in [-1, 1]."""
+    dist = disagreement(camera, (render + 1.0) * 127.5, mask)
+    inside = mask > 0.5
+    if inside.sum() < 16:
+        return np.ones(mask.shape, np.float32)
+    typical = float(np.median(dist[inside])) + 4.0  # +4: a perfect inversion must not make noise an occluder
+    ratio = dist / typical
+    covered = np.clip((ratio - LOW) / (HIGH - LOW), 0.0, 1.0)
+    # An occluder is a blob, not a speckle: open away isolated pixels, then grow and soften its edge.
+    size = mask.shape[0]
+    k = max(3, (size // 24) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    covered = cv2.morphologyEx(covered, cv2.MORPH_OPEN, kernel)
+    covered = cv2.dilate(covered, kernel)
+    covered = cv2.GaussianBlur(covered, (0, 0), k / 2)
+    return np.clip(1.0 - 1.5 * covered, 0.0, 1.0).astype(np.float32)
