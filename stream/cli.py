@@ -149,6 +149,9 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     print(f"{report['frames']} frames, {report['faces_edited']} faces edited, {report['fps']} fps, "
           f"latency p50 {report['latency_ms']['p50']} ms p95 {report['latency_ms']['p95']} ms"
           + (f"; wrote {args.output}" if args.output else "") + (f", {args.report}" if args.report else ""))
+    if report["frames"] and not report["frames_with_faces"]:
+        print(f"warning: no face found in any of the {report['frames']} frames of {report['input']}; nothing was "
+              "edited (faces need to be about 30 px wide or more, facing the camera)")
     return 0
 
 

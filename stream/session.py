@@ -124,7 +124,7 @@ class Session:
         state = self.controls.state
         return stats.report(
             input=str(self.source.spec), dropped=self.capture.dropped, stage_failures=self.pipeline.failures(),
-            engine=self.engines.backend,
+            engine=self.engines.backend, face_detection=self.tracker.counts(),
             blend=self.config.blend, faces=self.config.faces, edits=state.active(), bypass=state.bypass,
             actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
             sinks=[s.name for s in self.sinks])

@@ -19,7 +19,7 @@ import numpy as np
 from stream.alignment import apply_affine
 from stream.blending import crop_hull_mask, face_region, in_frame
 from stream.colour import tame_residual
-from stream.occlusion import occlusion_keep
+from stream.occlusion import OcclusionTracker
 from stream.one_euro import OneEuroFilter
 
 MIN_MOVE_PX = 0.05  # below this largest displacement (frame px) the remap is skipped: nothing moves
@@ -140,13 +140,15 @@ class WarpBlender:
         self.beta = beta
         self.work_factor = work_factor  # work grid side = this × the render's side
         self.dis = make_flow_estimator()
+        self.occluders = OcclusionTracker()
         self._filters: dict[int, OneEuroFilter] = {}
 
-    def edit_for(self, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
+    def edit_for(self, face_id: int, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
                  crop_landmarks: np.ndarray) -> WarpEdit:
         keep = None
         if self.occlusion:
-            keep = occlusion_keep(camera_crop, original, crop_hull_mask(crop_landmarks, original.shape[0], 0.02))
+            hull = crop_hull_mask(crop_landmarks, original.shape[0], 0.02)
+            keep = self.occluders.keep(face_id, camera_crop, original, hull)
         return warp_edit(self.dis, camera_crop, original, edited, crop_landmarks, self.feather, keep)
 
     def blend(self, frame: np.ndarray, faces: list, t: float) -> None:
@@ -154,9 +156,10 @@ class WarpBlender:
         seen = {}
         for face in faces:
             crop_landmarks = apply_affine(face.frame_to_crop, face.track.landmarks)
-            edit = self.edit_for(face.crop, face.original, face.edited, crop_landmarks)
+            edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks)
             filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta)
             seen[face.track.id] = filt
             edit = WarpEdit.unstack(filt(edit.stacked(), t).astype(np.float32))
             blend_warp(frame, edit, face.frame_to_crop, face.track.landmarks, self.work_factor * face.original.shape[0])
         self._filters = seen
+        self.occluders.forget_except(set(seen))
