@@ -39,12 +39,12 @@ def keep_from(dist: np.ndarray, mask: np.ndarray, usual: np.ndarray | None) -> n
     covered = np.clip((ratio - LOW) / (HIGH - LOW), 0.0, 1.0)
     # An occluder is a blob, not a speckle: open away isolated pixels, then grow and soften its edge.
     size = mask.shape[0]
-    k = max(3, (size // 24) | 1)
+    k = max(3, (size // 16) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     covered = cv2.morphologyEx(covered, cv2.MORPH_OPEN, kernel)
     covered = cv2.dilate(covered, kernel)
     covered = cv2.GaussianBlur(covered, (0, 0), k / 2)
-    return np.clip(1.0 - 1.5 * covered, 0.0, 1.0).astype(np.float32)
+    return np.clip(1.0 - 2.5 * covered, 0.0, 1.0).astype(np.float32)
 
 
 class OcclusionTracker:

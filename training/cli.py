@@ -87,7 +87,7 @@ def main_eval(argv: list[str]) -> int:
     parser.add_argument("--video", type=Path, help="instead: run the live pipeline over this real clip, every "
                         "attribute at -2 and +2, and judge the output frames (JSON + contact sheet in --out)")
     parser.add_argument("--videos", type=Path, help="the same for every clip in a folder")
-    parser.add_argument("--frames", type=int, default=48, help="--video: frames from the start of each clip")
+    parser.add_argument("--frames", type=int, default=32, help="--video: frames with a face per clip (from its first face)")
     parser.add_argument("--blend", choices=("warp", "delta", "replace"), help="--video: blend mode (stream.blend)")
     args = parser.parse_args(argv)
     if args.video or args.videos:

@@ -38,11 +38,12 @@ TILE = 144  # contact sheet tile side, px
 
 @dataclass
 class VideoEvalConfig:
-    frames: int = 48  # consecutive frames from the start of the clip
+    frames: int = 32  # consecutive frames with a face, from the first face on
     strengths: tuple[float, ...] = (-2.0, 2.0)
-    sheet_frames: tuple[float, ...] = (0.3, 0.8)  # where in the clip the sheet's two frames are
+    sheet_frames: tuple[float, ...] = (0.3, 0.8)  # where among those frames the sheet's two frames are
     label_every: int = 2  # recognisers read every Nth frame (they cost ~0.1 s a face on this CPU)
     identity_every: int = 4  # dlib descriptors every Nth frame (~0.2 s a face)
+    max_frames: int = 600  # give up looking for faces after this many frames
 
 
 @dataclass
@@ -83,21 +84,11 @@ def face_box(landmarks: np.ndarray, shape: tuple[int, ...], grow: float = 1.6) -
     return max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half))
 
 
-def read_clip(path: Path, n: int) -> tuple[list[np.ndarray], float]:
+def open_clip(path: Path) -> tuple[cv2.VideoCapture, float]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise FileNotFoundError(f"{path}: cannot open the clip; give a video file OpenCV can read")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    frames = []
-    while len(frames) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    if not frames:
-        raise FileNotFoundError(f"{path}: no frames")
-    return frames, fps
+    return cap, cap.get(cv2.CAP_PROP_FPS) or 25.0
 
 
 def edit_names(attributes: tuple[str, ...], strengths: tuple[float, ...]) -> list[tuple[str, str, np.ndarray]]:
@@ -134,7 +125,7 @@ class VideoEvaluator:
         return self.labeller.label(rgb)
 
     def evaluate(self, clip: Path, out_dir: Path) -> dict:
-        frames, fps = read_clip(clip, self.config.frames)
+        cap, fps = open_clip(clip)
         cfg = self.stream
         tracker = FaceTracker(1, cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
         detect, align = DetectStage(tracker), AlignStage(self.template)
@@ -142,11 +133,17 @@ class VideoEvaluator:
         generate = GenerateStage(self.engines.editor)
         blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
-        sheet_at = sorted({min(len(frames) - 1, int(f * len(frames))) for f in self.config.sheet_frames})
+        n = self.config.frames
+        sheet_at = sorted({min(n - 1, int(f * n)) for f in self.config.sheet_frames})
         sheet: dict[int, dict[str, np.ndarray]] = {}
         previous_raw = None
-        faces_found = 0
-        for i, raw in enumerate(tqdm(frames, desc=clip.name, unit="frame")):
+        faces_found = frames_read = 0
+        progress = tqdm(total=n, desc=clip.name, unit="face frame")
+        while faces_found < n and frames_read < self.config.max_frames:
+            ok, raw = cap.read()
+            if not ok:
+                break
+            i, frames_read = frames_read, frames_read + 1
             frame = Frame(i, raw, 0.0, i / fps)
             detect.process(frame)
             align.process(frame)
@@ -158,6 +155,7 @@ class VideoEvaluator:
                     t.previous = None
                 continue
             faces_found += 1
+            progress.update()
             face = frame.faces[0]
             lm = face.track.landmarks
             x0, y0, x1, y1 = box = face_box(lm, raw.shape)
@@ -194,14 +192,17 @@ class VideoEvaluator:
                     tally.flicker.append(float(out_motion - raw_motion))
                 tally.previous = out
             previous_raw = raw
-            if i in sheet_at:
+            if faces_found - 1 in sheet_at:
                 sheet[i] = {"raw": raw[y0:y1, x0:x1], **{n: outputs[n][y0:y1, x0:x1] for n in names}}
         tracker.close()
+        cap.release()
+        progress.close()
         result = {
             "clip": str(clip),
-            "frames": len(frames),
+            "frames": frames_read,
             "frames_with_face": faces_found,
             "blend": cfg.blend,
+            "attributes": list(self.engines.attributes),
             "identity_judge": f"dlib 128-D descriptor distance (same person < {SAME_PERSON})",
             "units": "outside and flicker: mean absolute change in 0…255 pixel units",
             "edits": {name: tallies[name].summary((self.reading(attr) or (None, None))[1]) for name, attr, _ in self.edits},
