@@ -22,7 +22,8 @@ from stream.colour import tame_residual
 from stream.occlusion import OcclusionTracker
 from stream.one_euro import OneEuroFilter
 
-MIN_MOVE_PX = 0.05  # below this largest displacement (frame px) the remap is skipped: nothing moves
+DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in up to twice that)
+MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
 
 
 @dataclass
@@ -74,6 +75,9 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     """The crop-space layers of one face: flow G(w) → G(w′), the residual after warping G(w) by it
     (colour-tamed against the camera's face), and the hull mask times `keep` (e.g. not occluded)."""
     flow = render_flow(dis, original, edited)
+    # A dead zone: flow noise between two renders of one face (a tenth of a render pixel is several frame
+    # pixels at 4K) must not wobble the face; real moves of an edit are larger.
+    flow *= np.clip((np.linalg.norm(flow, axis=-1, keepdims=True) - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
     moved = warp_by_flow(original, flow)
     mask = warp_by_flow(crop_hull_mask(crop_landmarks, original.shape[0], feather), flow)  # follows the face
     residual = tame_residual((edited - moved) * 127.5, camera_crop, (moved + 1.0) * 127.5, mask)
@@ -98,9 +102,21 @@ def crop_to_work(frame_to_crop: np.ndarray, region: tuple[int, int, int, int], s
     return frame_to_crop.astype(np.float64) @ work_to_frame
 
 
+def moving_box(move: np.ndarray, size: tuple[int, int], full: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """x0, y0, x1, y1 in region pixels of where the work-grid displacement reaches MIN_MOVE_PX (plus a
+    work pixel of margin), or None when nothing moves."""
+    ys, xs = np.nonzero(np.abs(move).max(-1) >= MIN_MOVE_PX)
+    if not len(xs):
+        return None
+    sx, sy = full[0] / size[0], full[1] / size[1]
+    return (max(0, int((xs.min() - 0.5) * sx)), max(0, int((ys.min() - 0.5) * sy)),
+            min(full[0], int(np.ceil((xs.max() + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys.max() + 1.5) * sy)) + 1))
+
+
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
                work_side: int) -> None:
-    """Move the face region's own pixels by the edit's flow and add its residual, in place."""
+    """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
+    work is one remap over the box where something moves and two saturating uint8 adds."""
     if not in_frame(landmarks, frame.shape):
         return
     region = face_region(landmarks, frame.shape)
@@ -116,15 +132,18 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
     add = layers[..., 2:5] * mask
     full = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
-    if float(np.abs(move).max(initial=0.0)) >= MIN_MOVE_PX:
-        move = cv2.resize(move, full, interpolation=cv2.INTER_LINEAR) if size != full else move
-        move[..., 0] += np.arange(x0, x1, dtype=np.float32)[None, :]
-        move[..., 1] += np.arange(y0, y1, dtype=np.float32)[:, None]
-        moved = cv2.remap(frame, move, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    else:
-        moved = roi
-    add = cv2.resize(add, full, interpolation=cv2.INTER_LINEAR) if size != full else add
-    roi[:] = cv2.add(moved, add, dtype=cv2.CV_8U)
+    box = moving_box(move, size, full)
+    if box is not None:
+        bx0, by0, bx1, by1 = box
+        mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+        my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+        mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
+        my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
+        roi[by0:by1, bx0:bx1] = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # The residual as two uint8 layers (brighter, darker): saturating uint8 adds are the cheapest full-res work.
+    up = cv2.resize(np.clip(add + 0.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+    down = cv2.resize(np.clip(0.5 - add, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+    roi[:] = cv2.subtract(cv2.add(roi, up), down)
 
 
 class WarpBlender:
