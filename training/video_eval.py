@@ -3,7 +3,8 @@ at −2 and +2, judged on the OUTPUT frames.
 
 Per edit: the recognisers read on the output face against the raw face (the `target` change, in the
 recogniser's unit), identity (dlib 128-D distance, raw vs output face), change outside the face, and the
-flicker the edit adds (frame-to-frame change in the face box beyond the raw clip's own); plus a contact
+flicker the edit adds (mean |out_t − out_t−1| in the face box minus the raw clip's own |raw_t − raw_t−1|,
+which the JSON gives as face_motion; 0…255 units); plus a contact
 sheet (rows: attributes; columns: raw, −2, +2 on two frames). Detection, alignment and encoding run once
 per frame and every edit's generate and blend stages run on the same faces, which is what running the
 pipeline once per edit would do, in a fraction of the time.
@@ -138,6 +139,7 @@ class VideoEvaluator:
         sheet: dict[int, dict[str, np.ndarray]] = {}
         previous_raw = None
         faces_found = frames_read = 0
+        motions: list[float] = []
         progress = tqdm(total=n, desc=clip.name, unit="face frame")
         while faces_found < n and frames_read < self.config.max_frames:
             ok, raw = cap.read()
@@ -177,6 +179,8 @@ class VideoEvaluator:
             outside[ry0:ry1, rx0:rx1] = False
             raw_motion = (np.abs(raw[y0:y1, x0:x1].astype(np.int16) - previous_raw[y0:y1, x0:x1]).mean()
                           if previous_raw is not None else None)
+            if raw_motion is not None:
+                motions.append(float(raw_motion))
             for k, (name, attr, _) in enumerate(self.edits):
                 out, tally = outputs[name], tallies[name]
                 judge = self.reading(attr)
@@ -205,6 +209,7 @@ class VideoEvaluator:
             "attributes": list(self.engines.attributes),
             "identity_judge": f"dlib 128-D descriptor distance (same person < {SAME_PERSON})",
             "units": "outside and flicker: mean absolute change in 0…255 pixel units",
+            "face_motion": round(float(np.mean(motions)), 4) if motions else None,  # the raw face's own
             "edits": {name: tallies[name].summary((self.reading(attr) or (None, None))[1]) for name, attr, _ in self.edits},
         }
         out_dir.mkdir(parents=True, exist_ok=True)
