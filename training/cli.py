@@ -138,9 +138,13 @@ def main_video_eval(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = args.out if args.out != Path("out/eval") else Path("out/eval/video")
+    from training.video_eval import write_summary
+
+    results = []
     try:
         for clip in clips:
             result = evaluator.evaluate(clip, out)
+            results.append(result)
             print(f"{clip.name}: {result['frames_with_face']}/{result['frames']} frames with a face; "
                   f"wrote {out / (clip.stem + '.json')}" + (f", {result['sheet']}" if "sheet" in result else ""))
             for name, e in result["edits"].items():
@@ -149,4 +153,5 @@ def main_video_eval(args: argparse.Namespace) -> int:
                       f"flicker {e['flicker']}")
     finally:
         evaluator.close()
+    print(f"wrote {write_summary(results, out / 'summary.md')}")
     return 0

@@ -255,3 +255,18 @@ def clips_in(video: Path | None, videos: Path | None) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"--videos {videos}: no .mp4/.mov/.avi/.mkv/.webm files in it")
     return found
+
+
+def write_summary(results: list[dict], path: Path) -> Path:
+    """One Markdown table over clips: per edit, the target change, identity, outside and added flicker."""
+    lines = ["| clip | edit | target | unit | identity (dlib) | outside | flicker (face's own motion) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    fmt = lambda v, f="{:+.3f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    for r in results:
+        clip = Path(r["clip"]).name
+        for name, e in r["edits"].items():
+            lines.append(f"| {clip} | {name} | {fmt(e['target'])} | {e['unit'] or 'no recogniser'} | "
+                         f"{fmt(e['identity_dlib'], '{:.3f}')} | {fmt(e['outside'], '{:.3f}')} | "
+                         f"{fmt(e['flicker'])} ({fmt(r.get('face_motion'), '{:.2f}')}) |")
+    path.write_text("\n".join(lines) + "\n")
+    return path
