@@ -22,6 +22,7 @@ from stream.colour import tame_residual
 from stream.occlusion import OcclusionTracker
 from stream.one_euro import OneEuroFilter
 
+FLOW_SIDE = 128  # renders are shrunk to at most this side for the flow
 DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in up to twice that)
 MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
 
@@ -56,11 +57,19 @@ def to_grey(render: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip((render + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
 
 
-def render_flow(dis: cv2.DISOpticalFlow, original: np.ndarray, edited: np.ndarray) -> np.ndarray:
+def render_flow(dis: cv2.DISOpticalFlow, original: np.ndarray, edited: np.ndarray, max_side: int = FLOW_SIDE) -> np.ndarray:
     """(S,S,2) float32 crop-pixel displacement with edited(x) ≈ original(x + flow(x)), smoothed a little
-    (DIS without variational refinement is patchy; a torn flow would tear the face)."""
-    flow = dis.calc(to_grey(edited), to_grey(original), None)
-    return cv2.GaussianBlur(flow, (0, 0), max(1.0, flow.shape[0] / 48))
+    (DIS without variational refinement is patchy; a torn flow would tear the face). Renders larger than
+    max_side are shrunk for the flow and the flow is scaled back: a 256-px render costs what a 128-px one does."""
+    a, b = to_grey(edited), to_grey(original)
+    size = a.shape[0]
+    if size > max_side:
+        a, b = (cv2.resize(g, (max_side, max_side), interpolation=cv2.INTER_AREA) for g in (a, b))
+    flow = dis.calc(a, b, None)
+    flow = cv2.GaussianBlur(flow, (0, 0), max(1.0, flow.shape[0] / 48))
+    if size > max_side:
+        flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_LINEAR) * (size / max_side)
+    return flow
 
 
 def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

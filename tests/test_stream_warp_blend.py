@@ -123,3 +123,12 @@ def test_a_steady_edit_is_smoothed_over_time(face):
     steady = np.abs(outs[-1] - outs[-2])[inside].mean()
     jumpy = np.abs(unsmoothed[1] - unsmoothed[0])[inside].mean()
     assert steady < 0.5 * jumpy
+
+
+def test_flow_on_a_large_render_is_taken_small_and_scaled_back(face):
+    _, _, crop, _ = face
+    big = cv2.resize(crop, (256, 256), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 127.5 - 1.0
+    flow = render_flow(make_flow_estimator(), big, shifted(big, 6.0))
+    centre = flow[80:176, 80:176]
+    assert flow.shape == (256, 256, 2)
+    assert abs(float(np.median(centre[..., 0])) + 6.0) < 0.6 and abs(float(np.median(centre[..., 1]))) < 0.6
