@@ -34,7 +34,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override one setting")
     parser.add_argument("--edit", help="edits to start with, e.g. age=+0.8,beard=+1 (units: std of the attribute)")
     parser.add_argument("--faces", help="which faces to edit: largest | all | N")
-    parser.add_argument("--blend", choices=("delta", "replace"), help="delta: add G(w')-G(w) to the camera's face")
+    parser.add_argument("--blend", choices=("warp", "delta", "replace"),
+                        help="warp (default): move the face as G(w)->G(w') moves, add the rest; delta: add G(w')-G(w)")
     parser.add_argument("--engine", choices=("auto", "trt", "ort", "torch"), help="runtime for the networks")
     parser.add_argument("--profile", choices=("default", "stylegan2"), help="model profile")
     parser.add_argument("--e4e", help="stylegan2 profile: e4e/pSp checkpoint (engine.e4e_checkpoint)")
@@ -192,6 +193,9 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     print(f"{report['frames']} frames, {report['faces_edited']} faces edited, {report['fps']} fps, "
           f"latency p50 {report['latency_ms']['p50']} ms p95 {report['latency_ms']['p95']} ms"
           + (f"; wrote {args.output}" if args.output else "") + (f", {args.report}" if args.report else ""))
+    if report["frames"] and not report["frames_with_faces"]:
+        print(f"warning: no face found in any of the {report['frames']} frames of {report['input']}; nothing was "
+              "edited (faces need to be about 30 px wide or more, facing the camera)")
     return 0
 
 

@@ -14,7 +14,7 @@ class StreamConfig:
     height: int = 480
     fps: int = 30
     faces: str = "largest"  # largest | all | N (the N largest faces)
-    blend: Literal["delta", "replace"] = "delta"
+    blend: Literal["warp", "delta", "replace"] = "warp"
     mesh_width: int = 640  # frames wider than this are downscaled for the face mesh
     landmark_min_cutoff: float = 1.0  # One-Euro: Hz of smoothing at rest (lower = steadier)
     landmark_beta: float = 0.05  # One-Euro: how fast the cutoff opens with speed (higher = less lag)
@@ -23,6 +23,7 @@ class StreamConfig:
     strength_step: float = 0.25  # one raise/lower keypress
     feather: float = 0.12  # mask feather, as a fraction of the face width
     color_match: bool = True  # replace mode: match the render's colours to the camera's face
+    occlusion: bool = True  # warp mode: fade the edit where something covers the face
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
     virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one

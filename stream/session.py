@@ -92,7 +92,7 @@ class Session:
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
             latent_stages=[EditStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
                            GenerateStage(self.engines.editor)],
-            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match), SinkStage(self.sinks)],
+            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion), SinkStage(self.sinks)],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,
             on_frame=self.on_frame,
@@ -155,7 +155,7 @@ class Session:
         state = self.controls.state
         return stats.report(
             input=str(self.source.spec), dropped=self.capture.dropped, stage_failures=self.pipeline.failures(),
-            engine=self.engines.backend,
+            engine=self.engines.backend, face_detection=self.tracker.counts(),
             blend=self.config.blend, faces=self.config.faces, edits=state.active(), bypass=state.bypass,
             actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
             sinks=[s.name for s in self.sinks])

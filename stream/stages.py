@@ -14,6 +14,7 @@ from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.packet import FaceWork, Frame
 from stream.sinks import Sink
+from stream.warp_blend import WarpBlender
 
 
 class Stage(Protocol):
@@ -126,10 +127,11 @@ class GenerateStage:
 class BlendStage:
     name = "blend"
 
-    def __init__(self, mode: str, feather: float, colour_match: bool):
+    def __init__(self, mode: str, feather: float, colour_match: bool, occlusion: bool = True):
         self.mode = mode
         self.feather = feather
         self.colour_match = colour_match
+        self.warp = WarpBlender(feather, occlusion) if mode == "warp" else None
 
     def process(self, frame: Frame) -> None:
         faces = [f for f in frame.faces if f.edited is not None]
@@ -137,6 +139,10 @@ class BlendStage:
             frame.output = frame.image
             return
         out = frame.image.copy()
+        if self.warp is not None:
+            self.warp.blend(out, faces, frame.media_time)
+            frame.output = out
+            return
         for face in faces:
             if self.mode == "delta":
                 blend_delta(out, face.original, face.edited, face.frame_to_crop, face.track.landmarks, self.feather)

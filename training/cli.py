@@ -88,7 +88,14 @@ def main_eval(argv: list[str]) -> int:
     parser.add_argument("--models", type=Path, help="folder with mapper, regressor and directions "
                         "(default: train.out_dir)")
     parser.add_argument("--faces", type=int, help="faces per attribute (train.eval.faces)")
+    parser.add_argument("--video", type=Path, help="instead: run the live pipeline over this real clip, every "
+                        "attribute at -2 and +2, and judge the output frames (JSON + contact sheet in --out)")
+    parser.add_argument("--videos", type=Path, help="the same for every clip in a folder")
+    parser.add_argument("--frames", type=int, default=32, help="--video: frames with a face per clip (from its first face)")
+    parser.add_argument("--blend", choices=("warp", "delta", "replace"), help="--video: blend mode (stream.blend)")
     args = parser.parse_args(argv)
+    if args.video or args.videos:
+        return main_video_eval(args)
     from settings import ConfigError
 
     if args.faces is not None:
@@ -109,4 +116,46 @@ def main_eval(argv: list[str]) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def main_video_eval(args: argparse.Namespace) -> int:
+    """`run.py eval --video CLIP | --videos DIR`; --set takes SECTION.KEY=VALUE here (engine., stream.)."""
+    from engines.checkpoint import CheckpointError
+    from engines.engine import EngineError
+    from settings import ConfigError, load_settings
+
+    try:
+        overrides = list(args.set) + ([f'stream.blend="{args.blend}"'] if args.blend else [])
+        settings = load_settings(args.config, overrides)
+        from training.video_eval import VideoEvalConfig, VideoEvaluator, clips_in
+
+        clips = clips_in(args.video, args.videos)
+        from engines.profiles import PIPELINE_NETWORKS, load_engines
+        from stream.cli import alignment_template
+
+        settings.engine.threads = settings.engine.threads or 1
+        engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
+        template = alignment_template(settings, engines.resolution)
+        evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames))
+    except (ConfigError, CheckpointError, EngineError, FileNotFoundError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = args.out if args.out != Path("out/eval") else Path("out/eval/video")
+    from training.video_eval import write_summary
+
+    results = []
+    try:
+        for clip in clips:
+            result = evaluator.evaluate(clip, out)
+            results.append(result)
+            print(f"{clip.name}: {result['frames_with_face']}/{result['frames']} frames with a face; "
+                  f"wrote {out / (clip.stem + '.json')}" + (f", {result['sheet']}" if "sheet" in result else ""))
+            for name, e in result["edits"].items():
+                target = "n/a" if e["target"] is None else f"{e['target']:+.3f} {e['unit']}"
+                print(f"  {name:>12}: target {target}; identity {e['identity_dlib']}; outside {e['outside']}; "
+                      f"flicker {e['flicker']}")
+    finally:
+        evaluator.close()
+    print(f"wrote {write_summary(results, out / 'summary.md')}")
     return 0

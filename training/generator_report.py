@@ -88,9 +88,9 @@ def inversion(profile: Profile, photos: np.ndarray, mesher: FaceMesher, embedder
     figures = {"faces": int(found.sum()), "psnr_db": round(float(psnr(aligned, again).mean()), 2),
                "mobileface_cos": round(float(cos.mean()), 3)}
     if dlib_net is not None:
-        from recognisers.dlib_identity import SAME_PERSON, distance
+        from recognisers.dlib_identity import SAME_PERSON
 
-        dist = distance(dlib_net.describe(aligned[:rows]), dlib_net.describe(again[:rows]))
+        dist = np.linalg.norm(dlib_net.describe_crops(aligned[:rows]) - dlib_net.describe_crops(again[:rows]), axis=1)
         ok = np.isfinite(dist)
         figures.update(dlib_faces=int(ok.sum()), dlib_distance_mean=round(float(dist[ok].mean()), 3),
                        dlib_distance_median=round(float(np.median(dist[ok])), 3),
@@ -117,9 +117,9 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        from recognisers.dlib_identity import DlibDescriptor
+        from recognisers.dlib_identity import DlibIdentity
 
-        dlib_net = DlibDescriptor()
+        dlib_net = DlibIdentity()
     except ImportError as e:
         print(f"warning: {e}; inversions are judged by MobileFace and PSNR only", file=sys.stderr)
         dlib_net = None

@@ -1,0 +1,193 @@
+"""Warp blending: move the camera's own face the way G(w) → G(w′) moves, then add what the move leaves.
+
+An edit that moves features (a head turn, a lifted mouth corner) cannot be drawn as a pixel difference:
+G(w′) − G(w) of a moved feature is a double image. Here the dense motion between the two small renders
+(DIS optical flow, about a millisecond at 64 px) is carried to the face region and moves the camera's
+real pixels; only the appearance change left after that move (the residual) is added, as the delta mode
+adds its difference. The mask follows the warped face.
+
+Everything costly runs on a work grid over the face's bounding box, at most a few times the render's size;
+only the final remap and add touch the face region's full-resolution pixels, and nothing outside it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from stream.alignment import apply_affine
+from stream.blending import crop_hull_mask, face_region, in_frame
+from stream.colour import tame_residual
+from stream.occlusion import OcclusionTracker
+from stream.one_euro import OneEuroFilter
+
+FLOW_SIDE = 128  # renders are shrunk to at most this side for the flow
+DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in up to twice that)
+MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
+
+
+@dataclass
+class WarpEdit:
+    """One face's edit in crop space: flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)),
+    residual (S,S,3) BGR in 0…255 units, and keep (S,S) in [0, 1]: where the edit may show at all."""
+
+    flow: np.ndarray
+    residual: np.ndarray
+    keep: np.ndarray
+
+    def stacked(self) -> np.ndarray:
+        return np.dstack([self.flow, self.residual, self.keep]).astype(np.float32)
+
+    @classmethod
+    def unstack(cls, layers: np.ndarray) -> "WarpEdit":
+        return cls(layers[..., :2], layers[..., 2:5], layers[..., 5])
+
+
+def make_flow_estimator() -> cv2.DISOpticalFlow:
+    """DIS flow for renders of 64–256 px: the fastest preset, but down to the finest pyramid level (the
+    preset stops at 1/4 scale, a 16-px grid on a 64-px render)."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    dis.setFinestScale(0)
+    return dis
+
+
+def to_grey(render: np.ndarray) -> np.ndarray:
+    """BGR render in [-1, 1] → uint8 grey."""
+    return cv2.cvtColor(np.clip((render + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
+
+
+def render_flow(dis: cv2.DISOpticalFlow, original: np.ndarray, edited: np.ndarray, max_side: int = FLOW_SIDE) -> np.ndarray:
+    """(S,S,2) float32 crop-pixel displacement with edited(x) ≈ original(x + flow(x)), smoothed a little
+    (DIS without variational refinement is patchy; a torn flow would tear the face). Renders larger than
+    max_side are shrunk for the flow and the flow is scaled back: a 256-px render costs what a 128-px one does."""
+    a, b = to_grey(edited), to_grey(original)
+    size = a.shape[0]
+    if size > max_side:
+        a, b = (cv2.resize(g, (max_side, max_side), interpolation=cv2.INTER_AREA) for g in (a, b))
+    flow = dis.calc(a, b, None)
+    flow = cv2.GaussianBlur(flow, (0, 0), max(1.0, flow.shape[0] / 48))
+    if size > max_side:
+        flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_LINEAR) * (size / max_side)
+    return flow
+
+
+def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """image sampled at x + flow(x) (bilinear, edges replicated)."""
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
+              crop_landmarks: np.ndarray, feather: float, keep: np.ndarray | None = None) -> WarpEdit:
+    """The crop-space layers of one face: flow G(w) → G(w′), the residual after warping G(w) by it
+    (colour-tamed against the camera's face), and the hull mask times `keep` (e.g. not occluded)."""
+    flow = render_flow(dis, original, edited)
+    # A dead zone: flow noise between two renders of one face (a tenth of a render pixel is several frame
+    # pixels at 4K) must not wobble the face; real moves of an edit are larger.
+    flow *= np.clip((np.linalg.norm(flow, axis=-1, keepdims=True) - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
+    moved = warp_by_flow(original, flow)
+    mask = warp_by_flow(crop_hull_mask(crop_landmarks, original.shape[0], feather), flow)  # follows the face
+    residual = tame_residual((edited - moved) * 127.5, camera_crop, (moved + 1.0) * 127.5, mask)
+    return WarpEdit(flow, residual, mask if keep is None else mask * keep)
+
+
+def work_grid(region: tuple[int, int, int, int], max_side: int) -> tuple[int, int]:
+    """Width and height of the work grid over a region: the region itself when small, else shrunk so its
+    longer side is max_side."""
+    x0, y0, x1, y1 = region
+    w, h = x1 - x0, y1 - y0
+    scale = min(1.0, max_side / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def crop_to_work(frame_to_crop: np.ndarray, region: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """2×3 affine from work-grid pixels to crop pixels, on cv2.resize's pixel-centre convention, so a
+    work layer resized to the region lands where the frame pixels are."""
+    x0, y0, x1, y1 = region
+    sx, sy = (x1 - x0) / size[0], (y1 - y0) / size[1]
+    work_to_frame = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    return frame_to_crop.astype(np.float64) @ work_to_frame
+
+
+def moving_box(move: np.ndarray, size: tuple[int, int], full: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """x0, y0, x1, y1 in region pixels of where the work-grid displacement reaches MIN_MOVE_PX (plus a
+    work pixel of margin), or None when nothing moves."""
+    ys, xs = np.nonzero(np.abs(move).max(-1) >= MIN_MOVE_PX)
+    if not len(xs):
+        return None
+    sx, sy = full[0] / size[0], full[1] / size[1]
+    return (max(0, int((xs.min() - 0.5) * sx)), max(0, int((ys.min() - 0.5) * sy)),
+            min(full[0], int(np.ceil((xs.max() + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys.max() + 1.5) * sy)) + 1))
+
+
+def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
+               work_side: int) -> None:
+    """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
+    work is one remap over the box where something moves and two saturating uint8 adds."""
+    if not in_frame(landmarks, frame.shape):
+        return
+    region = face_region(landmarks, frame.shape)
+    x0, y0, x1, y1 = region
+    size = work_grid(region, work_side)
+    layers = cv2.warpAffine(edit.stacked(), crop_to_work(frame_to_crop, region, size), size,
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # The mask and residual live where the edited face is; the warped mask (layers[..., 5]) is already
+    # in output positions because the whole stack was built on the edited render's grid.
+    mask = layers[..., 5:6]
+    crop_to_frame = cv2.invertAffineTransform(frame_to_crop.astype(np.float64))[:, :2]
+    move = cv2.transform(layers[..., :2], crop_to_frame) * mask  # crop-pixel vectors → frame-pixel vectors
+    add = layers[..., 2:5] * mask
+    full = (x1 - x0, y1 - y0)
+    roi = frame[y0:y1, x0:x1]
+    box = moving_box(move, size, full)
+    if box is not None:
+        bx0, by0, bx1, by1 = box
+        mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+        my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+        mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
+        my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
+        roi[by0:by1, bx0:bx1] = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # The residual as two uint8 layers (brighter, darker): saturating uint8 adds are the cheapest full-res work.
+    up = cv2.resize(np.clip(add + 0.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+    down = cv2.resize(np.clip(0.5 - add, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+    roi[:] = cv2.subtract(cv2.add(roi, up), down)
+
+
+class WarpBlender:
+    """The warp mode for a stream: one flow estimator, the edit layers of each face smoothed over time
+    (One-Euro, per face id, in crop space, so they move with the smoothed landmarks and a steady edit
+    does not flicker), and the edit faded where the face is covered."""
+
+    def __init__(self, feather: float, occlusion: bool = True, min_cutoff: float = 2.0, beta: float = 0.01,
+                 work_factor: int = 2):
+        self.feather = feather
+        self.occlusion = occlusion
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self.work_factor = work_factor  # work grid side = this × the render's side
+        self.dis = make_flow_estimator()
+        self.occluders = OcclusionTracker()
+        self._filters: dict[int, OneEuroFilter] = {}
+
+    def edit_for(self, face_id: int, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
+                 crop_landmarks: np.ndarray) -> WarpEdit:
+        keep = None
+        if self.occlusion:
+            hull = crop_hull_mask(crop_landmarks, original.shape[0], 0.02)
+            keep = self.occluders.keep(face_id, camera_crop, original, hull)
+        return warp_edit(self.dis, camera_crop, original, edited, crop_landmarks, self.feather, keep)
+
+    def blend(self, frame: np.ndarray, faces: list, t: float) -> None:
+        """Blend every face (FaceWork with crop, original, edited) into frame, in place; t in seconds."""
+        seen = {}
+        for face in faces:
+            crop_landmarks = apply_affine(face.frame_to_crop, face.track.landmarks)
+            edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks)
+            filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta)
+            seen[face.track.id] = filt
+            edit = WarpEdit.unstack(filt(edit.stacked(), t).astype(np.float32))
+            blend_warp(frame, edit, face.frame_to_crop, face.track.landmarks, self.work_factor * face.original.shape[0])
+        self._filters = seen
+        self.occluders.forget_except(set(seen))
