@@ -43,8 +43,15 @@ class EngineConfig:
 
         if self.resolution and (self.resolution < 256 or self.resolution > 1024 or self.resolution & (self.resolution - 1)):
             raise ConfigError(f"engine.resolution = {self.resolution}; use 0 (the checkpoint's) or 256, 512 or 1024")
-        if self.threads < 0:
-            raise ConfigError(f"engine.threads = {self.threads}; use 0 (automatic) or a positive thread count")
+        cores = os.cpu_count() or 1
+        if not 0 <= self.threads <= cores:
+            raise ConfigError(f"engine.threads = {self.threads}; use 0 (automatic) or a thread count up to this "
+                              f"machine's {cores} cores")
+        cache = resolve_path(self.cache_dir)
+        if cache.exists() and not cache.is_dir():
+            raise ConfigError(f"engine.cache_dir = {self.cache_dir} is a file; point it at a folder (default: cache)")
+        if cache.is_dir() and not os.access(cache, os.W_OK | os.X_OK):
+            raise ConfigError(f"engine.cache_dir = {self.cache_dir} is not writable; point it at a writable folder")
         if self.profile == "stylegan2" and self.e4e_checkpoint is None:
             raise ConfigError("engine.profile = 'stylegan2' needs engine.e4e_checkpoint = '<path to e4e_ffhq_encode.pt>'")
 

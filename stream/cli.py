@@ -14,7 +14,7 @@ from engines.checkpoint import CheckpointError
 from engines.config import REPO_ROOT, resolve_path
 from engines.engine import EngineError
 from settings import ConfigError, Settings, load_settings
-from stream.alignment import AlignmentTemplate
+from stream.alignment import AlignmentError, AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
 from stream.edit_state import EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
@@ -27,7 +27,7 @@ from stream.terminal_keys import TerminalKeys
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
 DEMO_OUTPUT = "out/demo.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
-USER_ERRORS = (CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError, StageFailure)
+USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError, StageFailure)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

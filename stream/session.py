@@ -59,6 +59,7 @@ class Session:
     capture: CaptureThread = field(init=False)
     pipeline: Pipeline = field(init=False)
     sink_stage: SinkStage = field(init=False)
+    generate: GenerateStage = field(init=False)
     error: StageFailure | None = field(init=False, default=None)  # what ended the run, if anything failed
     stop_reason: str = field(init=False, default="")
     report: dict | None = field(init=False, default=None)  # set when run() ends, also when it raises
@@ -71,12 +72,13 @@ class Session:
         self.capture = CaptureThread(self.source, lossless=self.lossless, pace=pace, reconnect=not self.lossless,
                                      loop=self.loop, reconnect_max_s=cfg.reconnect_max_s)
         self.sink_stage = SinkStage(self.sinks)
+        self.generate = GenerateStage(self.engines.editor)
         self.tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
         self.pipeline = Pipeline(
             self.capture,
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
             latent_stages=[EditStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
-                           GenerateStage(self.engines.editor)],
+                           self.generate],
             output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match), self.sink_stage],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,
@@ -134,6 +136,7 @@ class Session:
             blend=self.config.blend, faces=self.config.faces, edits=state.active(), bypass=state.bypass,
             actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
             sinks=[s.name for s in self.sinks], sink_failures=dict(self.sink_stage.failed),
+            faces_not_finite=self.generate.non_finite,
             ended_by=self.ended_by(), error=None if self.error is None else str(self.error))
         if self.error is not None:
             raise self.error  # after the report is made: the caller still writes it

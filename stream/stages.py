@@ -110,6 +110,7 @@ class GenerateStage:
 
     def __init__(self, editor: Engine):
         self.editor = editor
+        self.non_finite = 0  # faces whose renders were not finite, left unedited
 
     def process(self, frame: Frame) -> None:
         faces = [f for f in frame.faces if f.latent is not None]
@@ -119,6 +120,12 @@ class GenerateStage:
         deltas = np.repeat(frame.delta[None].astype(np.float32), len(faces), 0)
         out = run_batched(self.editor, {"latent": latents, "delta": deltas})
         for face, original, edited in zip(faces, out["original"], out["edited"]):
+            if not (np.isfinite(original).all() and np.isfinite(edited).all()):
+                self.non_finite += 1  # a NaN render would paint the face black: that face goes out unedited
+                if self.non_finite == 1:
+                    print(f"warning: the editor gave NaN or infinite pixels on frame {frame.index}; "
+                          "such faces go out unedited")
+                continue
             face.original = original.transpose(1, 2, 0)[..., ::-1]
             face.edited = edited.transpose(1, 2, 0)[..., ::-1]
 
