@@ -27,7 +27,9 @@ from stream.terminal_keys import TerminalKeys
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
 DEMO_OUTPUT = "out/demo.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
-USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError, SinkError, StageFailure)
+USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, EditError, EngineError, KeymapError,
+               SinkError, StageFailure)
+OUTPUT_FAILED = 3  # the run went to its end, but a sink or the report failed on the way (see run.py)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -215,11 +217,11 @@ def finish_report(report: dict, args: argparse.Namespace) -> bool:
 
 
 def exit_code(session: Session, report_written: bool) -> int:
-    """128 + the signal that stopped the run (as a shell reports it); else 1 when a sink or the report
-    failed; else 0."""
+    """128 + the signal that stopped the run (as a shell reports it); else OUTPUT_FAILED when a sink or the
+    report failed; else 0."""
     if session.stop_reason.startswith("SIG"):
         return 128 + signal.Signals[session.stop_reason].value
-    return 1 if session.sink_stage.failed or not report_written else 0
+    return OUTPUT_FAILED if session.sink_stage.failed or not report_written else 0
 
 
 class StopOnSignals:

@@ -81,7 +81,7 @@ def test_a_full_disk_keeps_the_video_written_so_far_and_the_report(tmp_path, cli
     out, report_path = tmp_path / f"out{suffix}", tmp_path / "report.json"
     done = run_with_file_size_limit(limit, "demo", "--input", str(clip), "--engine", "torch", "--output", str(out),
                                     "--report", str(report_path))
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr  # an output failed
     assert "Traceback" not in done.stderr
     report = json.loads(report_path.read_text())
     assert report["frames"] == 90 and report["ended_by"] == "end of input"
@@ -129,7 +129,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(capsys, clip, output):
 
 
 def test_a_report_that_cannot_be_written_is_one_line_after_the_summary(capsys, clip):
-    assert main_demo(demo_args(clip, "--output", "", "--report", "/dev/full")) == 1  # /dev/full: every write fails
+    assert main_demo(demo_args(clip, "--output", "", "--report", "/dev/full")) == 3  # /dev/full: every write fails
     captured = capsys.readouterr()
     assert captured.out.strip().splitlines()[-1].startswith("3 frames")
     err = captured.err.strip().splitlines()
@@ -152,7 +152,7 @@ def test_a_virtual_camera_failing_mid_run_leaves_the_file_sink_on(tmp_path, clip
                           "--output", str(tmp_path / "out.avi"), *virtualcam_flags()])
     finally:
         RecordingCamera.send = original
-    assert code == 1
+    assert code == 3
     assert len(recording_camera) == 5 and len(read_video(tmp_path / "out.avi")) == 12
     out = capsys.readouterr().out.splitlines()
     assert [line for line in out if line.startswith("warning:")] == [
