@@ -340,6 +340,10 @@ class PreviewWindowSink:
     def send(self, frame: np.ndarray) -> None:
         if self.closed:
             return
+        if self._sized and self.on_closed is not None and self._window_gone():
+            self.closed = True  # imshow would bring a closed window back: stop drawing and end the run
+            self.on_closed()
+            return
         if not self._sized:
             cv2.resizeWindow(self.title, frame.shape[1], frame.shape[0] + self.SLIDER_HEIGHT * self._sliders)
             self._sized = True
@@ -347,9 +351,6 @@ class PreviewWindowSink:
         name = key_name(cv2.waitKeyEx(1))
         if name is not None:
             self.on_key(name)
-        if self.on_closed is not None and self._window_gone():
-            self.closed = True  # imshow would bring a closed window back: stop drawing and end the run
-            self.on_closed()
 
     def _window_gone(self) -> bool:
         """The window was closed with its × or destroyed by the window manager."""
