@@ -69,7 +69,7 @@ def test_a_malformed_header_is_refused_in_one_line(tmp_path, header, expected):
 
 
 @pytest.mark.parametrize("change,expected", [
-    ({"config_hidden": 40_000}, "asks for"),  # 6.4 GB of weights from a 1.6 MB file: never allocated
+    ({"config_hidden": 40_000}, "asks for 12238.9 MB"),  # from a 2.4 MB file: never allocated
     ({"config_depth": -3}, "config depth = -3"),
     ({"config_hidden": 512.5}, "config hidden = 512.5"),
     ({"config_activation": "relu"}, "unknown key 'activation' for L2LMapper"),
