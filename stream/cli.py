@@ -228,7 +228,7 @@ class StopOnSignals:
     """While a session runs, Ctrl-C, SIGTERM and SIGHUP end it as the quit key does, so the file is finished
     and the report written; a second Ctrl-C interrupts at once."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, session: Session):
         self.session = session
