@@ -150,6 +150,8 @@ class Session:
     def ended_by(self) -> str:
         if self.error is not None:
             return "error"
+        if self.capture.error is not None:
+            return f"input failed ({self.capture.error!r})"
         if self.stop_reason:
             return self.stop_reason
         if self.controls.state.quit:
