@@ -1,8 +1,13 @@
-"""LiveL2L: the one entry point. `python run.py <command> --help` for each command."""
+"""LiveL2L: the one entry point. `python run.py <command> --help` for each command.
+
+Exit codes, for every command: 0 done; 2 a user's mistake (one `error:` line says what and the fix); 1 an
+internal error (a bug: traceback and one `error: internal error` line); 3 the run went to its end but an output
+failed on the way (disk full, ffmpeg gone: the summary and the report say which); 128 + N stopped by signal N."""
 from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 
 COMMANDS = {
     "live": ("stream.cli", "main_live", "edit a webcam live: preview window, hotkeys, virtual camera"),
@@ -23,7 +28,15 @@ def main(argv: list[str]) -> int:
         print("usage: python run.py <command> [options]\n\ncommands:\n" + "\n".join(lines))
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     module, func, _ = COMMANDS[argv[0]]
-    return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    try:
+        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a user's mistake is caught by its command (exit code 2); this is a bug of ours
+        traceback.print_exc()
+        print(f"error: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+              "please report it with the traceback above", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

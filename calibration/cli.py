@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
         return run(args)
     except (CheckpointError, ConfigError, EngineError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
 
 
 def run(args: argparse.Namespace) -> int:

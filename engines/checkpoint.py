@@ -1,6 +1,7 @@
 """Our checkpoint format: safetensors tensors plus one JSON header, and safe loading of foreign .pt files."""
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,6 +12,16 @@ from safetensors.torch import load_file, save_file
 
 HEADER_KEY = "livel2l"
 FORMAT_VERSION = 1
+MAX_HEADER_DEPTH = 8  # the shipped headers nest 6 deep at most (a tfjs graph's node list)
+MAX_DIMENSION = 65536  # no width, resolution or latent size of any network here comes near this
+# key: (type, least, most): the value's range for int, its length for str and list, its entries for dict
+HEADER_SCHEMA = {"network": (str, 1, 64), "profile": (str, 1, 64), "resolution": (int, 1, 4096),
+                 "latent_shape": (list, 0, 4), "attributes": (list, 0, 64), "config": (dict, 0, 64),
+                 "extra": (dict, 0, 256), "version": (int, 1, 1_000_000)}
+HEADER_RULES = {"network": "a name of 1 to 64 characters", "profile": "a name of 1 to 64 characters",
+                "resolution": "a whole number from 1 to 4096", "latent_shape": "a list of up to 4 sizes from 1 to 65536",
+                "attributes": "a list of up to 64 names", "config": "an object of up to 64 entries",
+                "extra": "an object of up to 256 entries", "version": "a whole number from 1 up"}
 
 
 class CheckpointError(ValueError):
@@ -57,15 +68,86 @@ def read_header(path: str | Path) -> CheckpointHeader:
             meta = top.get("__metadata__", {})
     except OSError as e:
         raise CheckpointError(f"{path}: cannot be read ({e.strerror or e}); check its permissions and the disk") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: not a safetensors file (its JSON is nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: not a safetensors file ({e}); re-create it with the tool that made it") from None
-    if HEADER_KEY not in meta:
+    if not isinstance(meta, dict) or not isinstance(meta.get(HEADER_KEY), str):
         raise CheckpointError(f"{path}: safetensors file without a LiveL2L header; convert it with scripts/ or retrain")
     try:
         raw = json.loads(meta[HEADER_KEY])
-        return CheckpointHeader(**raw)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: unreadable LiveL2L header ({e})") from None
+    except (ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: unreadable LiveL2L header ({type(e).__name__}); re-save it") from None
+    return CheckpointHeader(**checked_header_fields(raw, path))
+
+
+def json_depth(value: object) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0); iterative, so never recursion-bound."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def checked_header_fields(raw: object, path: Path) -> dict:
+    """The header's fields once they fit HEADER_SCHEMA (known keys, their types, bounded sizes and nesting);
+    CheckpointError naming the first that does not, before anything is built from them."""
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{path}: invalid LiveL2L header ({why}); re-save it with the tool that made it")
+
+    if not isinstance(raw, dict):
+        raise bad(f"it is a JSON {type(raw).__name__}, not an object")
+    if json_depth(raw) > MAX_HEADER_DEPTH:
+        raise bad(f"nested deeper than {MAX_HEADER_DEPTH} levels")
+    unknown = sorted(set(raw) - set(HEADER_SCHEMA))
+    if unknown:
+        raise bad(f"unknown key {unknown[0]!r}; known: {', '.join(HEADER_SCHEMA)}")
+    if "network" not in raw:
+        raise bad("no 'network'")
+    for key, value in raw.items():
+        kind, low, high = HEADER_SCHEMA[key]
+        if kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        elif kind is str:
+            ok = isinstance(value, str) and low <= len(value) <= high
+        elif kind is dict:
+            ok = isinstance(value, dict) and len(value) <= high
+        else:  # a list of ints (latent_shape) or of strings (attributes)
+            item = int if key == "latent_shape" else str
+            ok = (isinstance(value, list) and low <= len(value) <= high
+                  and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
+                  and (item is str or all(1 <= v <= MAX_DIMENSION for v in value)))
+        if not ok:
+            raise bad(f"{key} = {json.dumps(value)[:60]} must be {HEADER_RULES[key]}")
+    return raw
+
+
+def network_from_header(cls: type[torch.nn.Module], config: dict, path: str | Path) -> torch.nn.Module:
+    """`cls(**config)` once the config is known to fit it: only its own keys, each a whole number in range,
+    and no more weights than the file can hold (sized on the meta device, so nothing is allocated)."""
+    path = Path(path)
+    params = inspect.signature(cls).parameters
+    unknown = sorted(set(config) - set(params))
+    if unknown:
+        raise CheckpointError(f"{path}: header config has unknown key {unknown[0]!r} for {cls.__name__}; "
+                              f"known: {', '.join(params)}")
+    for key, value in config.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIMENSION:
+            raise CheckpointError(f"{path}: header config {key} = {json.dumps(value)[:40]} must be a whole number "
+                                  f"from 1 to {MAX_DIMENSION}")
+    try:
+        with torch.device("meta"):
+            sized = cls(**config)
+    except Exception as e:  # a config the network cannot be built from: its own error, in one line
+        raise CheckpointError(f"{path}: header config does not make a {cls.__name__} ({e})") from None
+    needed = sum(t.numel() * t.element_size() for t in sized.state_dict().values())
+    if needed > path.stat().st_size:
+        raise CheckpointError(f"{path}: header config asks for {needed / 2**20:.1f} MB of weights but the file holds "
+                              f"{path.stat().st_size / 2**20:.1f} MB; the header is wrong")
+    return cls(**config)
 
 
 def load_checkpoint(
@@ -84,6 +166,10 @@ def load_checkpoint(
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: truncated or corrupt tensors ({e}); re-download or retrain it") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the file is corrupt or its "
+                                  "training diverged; retrain or re-download it")
     return tensors, header
 
 

@@ -54,8 +54,15 @@ class EngineConfig:
                 raise ConfigError(f"engine.network_precision names '{name}'; use the networks {', '.join(NETWORKS)}")
             if value not in (*TORCH_PRECISIONS, "auto"):
                 raise ConfigError(f"engine.network_precision.{name} = {value!r}; choose one of {', '.join(TORCH_PRECISIONS)} or auto")
-        if self.threads < 0:
-            raise ConfigError(f"engine.threads = {self.threads}; use 0 (automatic) or a positive thread count")
+        cores = os.cpu_count() or 1
+        if not 0 <= self.threads <= cores:
+            raise ConfigError(f"engine.threads = {self.threads}; use 0 (automatic) or a thread count up to this "
+                              f"machine's {cores} cores")
+        cache = resolve_path(self.cache_dir)
+        if cache.exists() and not cache.is_dir():
+            raise ConfigError(f"engine.cache_dir = {self.cache_dir} is a file; point it at a folder (default: cache)")
+        if cache.is_dir() and not os.access(cache, os.W_OK | os.X_OK):
+            raise ConfigError(f"engine.cache_dir = {self.cache_dir} is not writable; point it at a writable folder")
         if self.profile == "stylegan2" and self.e4e_checkpoint is None:
             raise ConfigError("engine.profile = 'stylegan2' needs engine.e4e_checkpoint = '<path to e4e_ffhq_encode.pt>'")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engines.checkpoint import load_checkpoint, load_state_into
+from engines.checkpoint import load_checkpoint, load_state_into, network_from_header
 
 
 class UpBlock(nn.Sequential):
@@ -42,6 +42,6 @@ class DCGANGenerator(nn.Module):
 def load_dcgan(path: str | Path) -> DCGANGenerator:
     """The generator of one of our `dcgan_generator` checkpoints, in eval mode (frozen batch-norm statistics)."""
     tensors, header = load_checkpoint(path, "dcgan_generator")
-    generator = DCGANGenerator(**header.config)
+    generator = network_from_header(DCGANGenerator, header.config, path)
     load_state_into(generator, tensors, path)
     return generator.eval()

@@ -22,5 +22,5 @@ def main(argv: list[str]) -> int:
             print(f"{name}: {onnx_file(nets, name, config)}")
     except (CheckpointError, EngineError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     return 0

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from engines.backends import choose_backend, make_engine
-from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file
+from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file, network_from_header
 from engines.config import NETWORKS, EngineConfig, resolve_path
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
-from engines.engine import Engine, TensorSpec
+from engines.engine import Engine, EngineError, TensorSpec
 from engines.face_encoder import FaceEncoder
 from engines.generator_file import load_generator_file
 from engines.mapper import L2LMapper
@@ -139,9 +139,13 @@ def onnx_file(nets: NetworkSet, name: str, config: EngineConfig) -> Path:
     stem = f"{nets.profile}-{nets.resolution}-{name.replace('+', '_')}"
     path = onnx_dir(config) / f"{stem}-{nets.weights_key()}.onnx"
     if not path.is_file():
-        for stale in path.parent.glob(f"{stem}-*.onnx*"):  # older weights or code, their INT8 versions and gate verdicts
-            stale.unlink()
-        export_onnx(nets.module(name), nets.example_inputs(name), list(GRAPH_OUTPUT_NAMES[name]), path)
+        try:
+            for stale in path.parent.glob(f"{stem}-*.onnx*"):  # older weights or code, their INT8 versions and verdicts
+                stale.unlink()
+            export_onnx(nets.module(name), nets.example_inputs(name), list(GRAPH_OUTPUT_NAMES[name]), path)
+        except OSError as e:
+            raise EngineError(f"cannot write the ONNX cache {path} ({e.strerror or e}); set engine.cache_dir to a "
+                              "writable folder") from None
     return path
 
 
@@ -166,7 +170,7 @@ def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
     enc_path = resolve_path(config.encoder)
     if enc_path.is_file() or not random_missing:
         sd, enc_head = load_checkpoint(enc_path, "face_encoder")
-        encoder = FaceEncoder(**enc_head.config)
+        encoder = network_from_header(FaceEncoder, enc_head.config, enc_path)
         load_state_into(encoder, sd, enc_path)
         weights["encoder"] = str(enc_path)
     else:
@@ -177,7 +181,7 @@ def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
     attributes = ATTRIBUTES
     if map_path.is_file() or not random_missing:
         sd, map_head = load_checkpoint(map_path, "l2l_mapper")
-        mapper = L2LMapper(**map_head.config)
+        mapper = network_from_header(L2LMapper, map_head.config, map_path)
         load_state_into(mapper, sd, map_path)
         attributes = tuple(map_head.attributes) or ATTRIBUTES
         weights["mapper"] = str(map_path)
@@ -218,7 +222,7 @@ def _load_stylegan2(config: EngineConfig, random_missing: bool) -> NetworkSet:
             "checkpoint trained on this generator (none ships with LiveL2L); pass --set engine.stylegan2_mapper=PATH")
     if map_path.is_file():
         sd, head = load_checkpoint(map_path, "l2l_mapper")
-        mapper = L2LMapper(**head.config)
+        mapper = network_from_header(L2LMapper, head.config, map_path)
         load_state_into(mapper, sd, map_path)
         weights["mapper"] = str(map_path)
         attributes = tuple(head.attributes) or ATTRIBUTES

@@ -14,6 +14,10 @@ EYE_B = (362, 263)
 MOUTH = (61, 291)
 
 
+class AlignmentError(ValueError):
+    """An alignment template file is unreadable or malformed."""
+
+
 @dataclass(frozen=True)
 class AlignmentTemplate:
     """Where the two eye centres and the mouth centre sit in the generator's renders, in crop pixels."""
@@ -28,8 +32,23 @@ class AlignmentTemplate:
 
     @classmethod
     def load(cls, path: str | Path) -> "AlignmentTemplate":
-        data = json.loads(Path(path).read_text())
-        return cls(size=int(data["size"]), points=np.asarray(data["points"], dtype=np.float64).reshape(3, 2))
+        """Read a template file; AlignmentError names the file and what is wrong with it."""
+        fix = "re-create it with scripts/make_alignment_template.py"
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise AlignmentError(f"alignment template {path}: cannot read it as JSON ({e}); {fix}") from None
+        size = data.get("size") if isinstance(data, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 4096:
+            raise AlignmentError(f"alignment template {path}: 'size' must be the generator's side in pixels; {fix}")
+        try:
+            points = np.asarray(data.get("points"), dtype=np.float64)
+        except (TypeError, ValueError):
+            points = np.zeros(0)
+        if points.shape != (3, 2) or not np.isfinite(points).all() or points.min() < 0 or points.max() > size:
+            raise AlignmentError(f"alignment template {path}: 'points' must be 3 [x, y] pairs (eyes, mouth) "
+                                 f"inside the {size} px crop; {fix}")
+        return cls(size=size, points=points)
 
     def save(self, path: str | Path, extra: dict | None = None) -> None:
         data = {"size": self.size, "points": self.points.round(3).tolist(), "order": ["eye_a", "eye_b", "mouth"]}

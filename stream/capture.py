@@ -12,6 +12,9 @@ import numpy as np
 from stream.packet import Frame
 
 
+OFFLINE_GIVE_UP_S = 10.0  # an offline run's looped file that vanished may come back within this
+
+
 class CaptureError(RuntimeError):
     """The source cannot be opened; the message says which and how to fix it."""
 
@@ -86,6 +89,7 @@ class CaptureThread(threading.Thread):
         self.on_status = on_status
         self.dropped = 0
         self.captured = 0
+        self.error: Exception | None = None  # what ended the input, when it failed
         self.ended = threading.Event()
         self.connected = threading.Event()
         self._halt = threading.Event()
@@ -121,47 +125,72 @@ class CaptureThread(threading.Thread):
         with self._cond:
             self._cond.notify_all()
 
-    def _reopen(self) -> bool:
-        """Reopen a lost source with exponential backoff; False when stopped first."""
-        delay = 0.1
+    def _reopen(self, give_up_s: float | None = None) -> bool:
+        """Reopen a lost source with exponential backoff; False when stopped first, or after `give_up_s`."""
+        delay, lost_at = 0.1, time.perf_counter()
         while not self._halt.is_set():
             try:
                 self.source.open()
                 self.on_status(f"capture: {self.source.describe()} is back")
                 return True
             except CaptureError:
+                if give_up_s is not None and time.perf_counter() - lost_at >= give_up_s:
+                    self.on_status(f"capture: {self.source.describe()} did not come back in {give_up_s:g} s; "
+                                   "ending the run")
+                    return False
                 self._halt.wait(delay)
                 delay = min(delay * 2, self.reconnect_max_s)
         return False
 
     def run(self) -> None:
+        try:
+            self._read_until_done()
+        except Exception as e:  # a source that fails in an unforeseen way ends the input, never hangs the run
+            self.error = e
+            self.on_status(f"capture: {self.source.describe()} failed ({e!r}); ending the run")
+        finally:
+            self.source.close()
+            self._finish()
+
+    def _read_until_done(self) -> None:
         index, start = 0, time.perf_counter()
         period = 1.0 / self.source.fps if self.pace and self.source.fps > 0 else 0.0
+        read_since_open, backoff = 0, 0.1
         self.connected.set()
         while not self._halt.is_set():
             t0 = time.perf_counter()
             image = self.source.read()
             t1 = time.perf_counter()
             if image is None:
-                if self.source.is_file and self.source.is_open and self.loop:
+                at_file_end = self.source.is_file and self.source.is_open
+                if at_file_end and self.loop and read_since_open > 0:
                     self.source.close()
-                    self.source.open()
-                    continue
-                if self.source.is_file and self.source.is_open or not self.reconnect:
+                    try:
+                        self.source.open()
+                        read_since_open = 0
+                        continue
+                    except CaptureError:
+                        pass  # removed or replaced by something unreadable: reconnect below
+                elif at_file_end and not self.loop or not self.reconnect and not self.loop:
                     break  # a file that ended: done
-                self.connected.clear()
                 self.source.close()
-                self.on_status(f"capture: lost {self.source.describe()}; reconnecting (plug it back in)")
-                if not self._reopen():
+                if self.connected.is_set():
+                    self.on_status(f"capture: lost {self.source.describe()}; reconnecting (plug it back in)")
+                self.connected.clear()
+                if read_since_open == 0:  # it opens but gives no frame: wait before the next try, not spin
+                    self._halt.wait(backoff)
+                    backoff = min(backoff * 2, self.reconnect_max_s)
+                # Offline (no reconnect) a looped file that vanished gets a while to come back, not forever.
+                if not self._reopen(None if self.reconnect else OFFLINE_GIVE_UP_S):
                     break
-                self.connected.set()
+                read_since_open = 0
                 start = time.perf_counter() - index * period  # pace from now on, no burst to catch up
                 continue
+            read_since_open, backoff = read_since_open + 1, 0.1
+            self.connected.set()
             media_time = index / self.source.fps if self.source.is_file and self.source.fps > 0 else t1 - start
             self._put(Frame(index, image, t1, media_time, {"capture": (t1 - t0) * 1e3}))
             self.captured += 1
             index += 1
             if period:
                 self._halt.wait(max(0.0, start + index * period - time.perf_counter()))
-        self.source.close()
-        self._finish()

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -11,7 +14,7 @@ from engines.checkpoint import CheckpointError
 from engines.config import REPO_ROOT, resolve_path
 from engines.engine import EngineError
 from settings import ConfigError, Settings, load_settings
-from stream.alignment import AlignmentTemplate
+from stream.alignment import AlignmentError, AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
 from stream.edit_state import EditError, EditState, parse_edits
@@ -19,14 +22,16 @@ from stream.keymap import KeymapError, load_keymap
 from stream.presets import PresetBook, PresetError, user_config_dir
 from stream.pipeline import StageFailure
 from stream.run_stats import write_report
-from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_available
+from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_problem
 from stream.session import Controls, Session
 from stream.terminal_keys import TerminalKeys
 
 DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
+DEMO_OUTPUT = "out/demo.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
-USER_ERRORS = (CaptureError, CheckpointError, ConfigError, ControlError, EditError, EngineError, KeymapError, PresetError,
-               SinkError, StageFailure)
+USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, ControlError, EditError, EngineError,
+               KeymapError, PresetError, SinkError, StageFailure)
+OUTPUT_FAILED = 3  # the run went to its end, but a sink or the report failed on the way (see run.py)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +55,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=0, help="stop after N frames (0 = until the input ends / q)")
     parser.add_argument("--report", help="write the run report JSON here")
     parser.add_argument("--output", help="also write the edited video to this .mp4/.avi file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an --output file that already exists")
     parser.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                         help="preview window with sliders (default: on when a display exists)")
     parser.add_argument("--virtualcam", action=argparse.BooleanOptionalAction, default=None,
@@ -121,10 +127,41 @@ def open_sinks(settings: Settings, controls: Controls, width: int, height: int, 
             if cfg.virtualcam == "on":
                 raise
             print(f"virtual camera off: {e}")
-    if cfg.preview == "on" or cfg.preview == "auto" and display_available():
+    if wants_preview(cfg.preview):
         preview = PreviewWindowSink(controls.state.slider_values(), controls.on_key, controls.state.set_strength)
         sinks.append(preview)
     return sinks, preview
+
+
+def wants_preview(setting: str) -> bool:
+    """'on', or 'auto' where a display is named (a display that is named but dead is then an error)."""
+    named = sys.platform in ("win32", "darwin") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    return setting == "on" or setting == "auto" and bool(named)
+
+
+def check_output_paths(args: argparse.Namespace, input_spec: str, demo: bool) -> None:
+    """Before anything is loaded: the video and report never replace the input or each other, an existing
+    video is replaced only with --overwrite (the demo's own default file excepted), and both can be written."""
+    named = {"--output": args.output, "--report": args.report}
+    for flag, value in named.items():
+        if not value:
+            continue
+        path = Path(value)
+        if input_spec and Path(input_spec).exists() and (path.exists() and path.samefile(input_spec)
+                                                           or path.resolve() == Path(input_spec).resolve()):
+            raise ConfigError(f"{flag} {value} is the input file; write to another file")
+        if path.is_dir():
+            raise ConfigError(f"{flag} {value} is a folder; give a file name in it")
+        folder = next((p for p in path.absolute().parents if p.exists()), Path("/"))
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"{flag} {value}: {folder} is not a writable folder; pick a path in a writable folder")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ConfigError(f"{flag} {value} is not writable; pick another path")
+    if args.output and args.report and Path(args.output).absolute() == Path(args.report).absolute():
+        raise ConfigError(f"--output and --report are both {args.output}; give them different files")
+    default_demo_output = demo and args.output == DEMO_OUTPUT
+    if args.output and Path(args.output).exists() and not args.overwrite and not default_demo_output:
+        raise ConfigError(f"--output {args.output} already exists; pass --overwrite to replace it, or pick another name")
 
 
 def probe_size(source: VideoSource) -> tuple[int, int]:
@@ -157,6 +194,9 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
         # The stages already overlap on their own threads; more intra-op threads only oversubscribe the CPU.
         settings.engine.threads = 1
     torch.set_num_threads(1)
+    check_output_paths(args, cfg.input, demo)
+    if wants_preview(cfg.preview) and (problem := display_problem()) is not None:
+        raise SinkError(f"{problem}, so no preview window; run with --no-preview, or set DISPLAY (e.g. xvfb-run)")
     source = VideoSource(cfg.input or cfg.camera, cfg.width, cfg.height)
     source.open()  # cheap checks first: a missing camera should not wait for the engines
     width, height = probe_size(source)
@@ -176,27 +216,82 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     session = Session(cfg, engines, template, controls, source, sinks, preview, lossless=demo, max_frames=args.frames,
                       terminal_keys=preview is None and not demo and TerminalKeys.available(),
                       realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
+    if preview is not None:
+        preview.on_closed = lambda: session.stop("window closed")
     try:
         server = start_control(settings, controls, presets, session, demo)
     except ControlError:
         for sink in sinks:
             sink.close()
         raise
-    try:
-        report = session.run()
-    finally:
-        if server is not None:
-            server.stop()
+    report_written = False
+    with StopOnSignals(session):
+        try:
+            session.run()
+        finally:  # also when a stage failed for good: the report and summary still come out
+            if server is not None:
+                server.stop()
+            if session.report is not None:
+                report_written = finish_report(session.report, args)
+    return exit_code(session, report_written or not args.report)
+
+
+def finish_report(report: dict, args: argparse.Namespace) -> bool:
+    """Write the report (one error line if that fails) and print the one summary line; False when the
+    report could not be written."""
     report["output"] = args.output
+    written = ""
     if args.report:
-        write_report(args.report, report)
+        try:
+            write_report(args.report, report)
+            written = args.report
+        except OSError as e:
+            print(f"error: cannot write the report {args.report} ({e.strerror or e}); pick a writable --report path",
+                  file=sys.stderr)
+    failed = report.get("sink_failures") or {}
+    wrote = [p for p in (args.output if args.output and "file" not in failed else "", written) if p]
     print(f"{report['frames']} frames, {report['faces_edited']} faces edited, {report['fps']} fps, "
-          f"latency p50 {report['latency_ms']['p50']} ms p95 {report['latency_ms']['p95']} ms"
-          + (f"; wrote {args.output}" if args.output else "") + (f", {args.report}" if args.report else ""))
+          f"latency p50 {report['latency_ms']['p50']} ms p95 {report['latency_ms']['p95']} ms; ended by {report['ended_by']}"
+          + (f"; wrote {', '.join(wrote)}" if wrote else "")
+          + "".join(f"; {name} sink failed: {why}" for name, why in failed.items())
+          + (f" ({args.output} holds the frames before that)" if "file" in failed else ""))
     if report["frames"] and not report["frames_with_faces"]:
         print(f"warning: no face found in any of the {report['frames']} frames of {report['input']}; nothing was "
               "edited (faces need to be about 30 px wide or more, facing the camera)")
-    return 0
+    return bool(written)
+
+
+def exit_code(session: Session, report_written: bool) -> int:
+    """128 + the signal that stopped the run (as a shell reports it); else OUTPUT_FAILED when a sink or the
+    report failed; else 0."""
+    if session.stop_reason.startswith("SIG"):
+        return 128 + signal.Signals[session.stop_reason].value
+    return OUTPUT_FAILED if session.sink_stage.failed or not report_written else 0
+
+
+class StopOnSignals:
+    """While a session runs, Ctrl-C, SIGTERM and SIGHUP end it as the quit key does, so the file is finished
+    and the report written; a second Ctrl-C interrupts at once."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.saved: dict[int, object] = {}
+
+    def _handle(self, signum: int, _frame) -> None:
+        if signum == signal.SIGINT and self.session.stop_reason:
+            raise KeyboardInterrupt
+        self.session.stop(signal.Signals(signum).name)
+
+    def __enter__(self) -> "StopOnSignals":
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self.saved.items():
+            signal.signal(s, handler)
 
 
 def guarded(args: argparse.Namespace, demo: bool) -> int:
@@ -230,5 +325,5 @@ def main_demo(argv: list[str]) -> int:
     parser.add_argument("--loop", action="store_true",
                         help="restart the clip at its end (a soak run: with --frames N, and --output '' to skip the file)")
     add_common_flags(parser)
-    parser.set_defaults(output="out/demo.mp4", report="out/demo_report.json")
+    parser.set_defaults(output=DEMO_OUTPUT, report="out/demo_report.json")
     return guarded(parser.parse_args(argv), demo=True)

@@ -1,9 +1,20 @@
 """Settings of the stream section (`[stream]` in the TOML file)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+
+MAX_FACES = 8  # the face mesh is opened for at most this many faces ('all' is this many too)
+# Bounds every number must keep: the largest frame a camera gives, rates a camera and a filter can have.
+INT_RANGES = {"camera": (0, 63), "width": (1, 7680), "height": (1, 4320), "fps": (1, 240), "mesh_width": (16, 7680),
+              "ramp_frames": (1, 600)}
+FLOAT_RANGES = {  # name: (low, high, low end open)
+    "landmark_min_cutoff": (0.0, 100.0, True), "landmark_beta": (0.0, 100.0, False),
+    "latent_smoothing": (0.0, 0.99, False), "strength_step": (0.0, 3.0, True), "feather": (0.0, 0.99, True),
+    "reconnect_max_s": (0.0, 600.0, True)}
 
 
 @dataclass
@@ -36,19 +47,16 @@ class StreamConfig:
         """Raise settings.ConfigError naming the bad value and the fix."""
         from settings import ConfigError
 
-        if self.faces not in ("largest", "all") and not (self.faces.isdigit() and int(self.faces) > 0):
-            raise ConfigError(f"stream.faces = {self.faces!r}; use largest, all or a positive number like 2")
-        for name in ("width", "height", "fps", "mesh_width", "ramp_frames"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"stream.{name} = {getattr(self, name)}; it must be a positive integer")
-        if not 0.0 <= self.latent_smoothing < 1.0:
-            raise ConfigError(f"stream.latent_smoothing = {self.latent_smoothing}; use a value in [0, 1)")
-        if self.landmark_min_cutoff <= 0 or self.landmark_beta < 0:
-            raise ConfigError("stream.landmark_min_cutoff must be > 0 and stream.landmark_beta >= 0")
-        if not 0.0 < self.feather < 1.0:
-            raise ConfigError(f"stream.feather = {self.feather}; use a fraction of the face width in (0, 1)")
-        if self.strength_step <= 0 or self.reconnect_max_s <= 0:
-            raise ConfigError("stream.strength_step and stream.reconnect_max_s must be > 0")
+        faces = self.faces
+        if faces not in ("largest", "all") and not (faces.isascii() and faces.isdecimal() and 1 <= int(faces) <= MAX_FACES):
+            raise ConfigError(f"stream.faces = {faces!r}; use largest, all or a number of faces from 1 to {MAX_FACES}")
+        for name, (low, high) in INT_RANGES.items():
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(f"stream.{name} = {getattr(self, name)}; use an integer from {low} to {high}")
+        for name, (low, high, low_open) in FLOAT_RANGES.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and (low < value if low_open else low <= value) and value <= high):
+                raise ConfigError(f"stream.{name} = {value}; use a number in {'(' if low_open else '['}{low:g}, {high:g}]")
         if self.alignment is not None and not Path(self.alignment).is_file():
             raise ConfigError(f"stream.alignment = {self.alignment}: no such file; run scripts/make_alignment_template.py")
         if self.keymap is not None and not Path(self.keymap).is_file():

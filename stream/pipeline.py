@@ -143,6 +143,15 @@ class Pipeline:
                 continue
         return END
 
+    def _finish_raw(self, frame: Frame) -> None:
+        """After an output stage failed: the frame, stripped of its faces, through the output stages that
+        did not finish, so it still goes out raw and no sink gets it twice. A second failure drops it."""
+        rest = [stage for stage in self.output_stages if stage.name not in frame.stage_ms]
+        try:
+            run_stages(rest, frame)
+        except Exception:  # already counted by output_faults; the frame is lost, the stream is not
+            pass
+
     def run(self, idle_s: float = 0.1) -> RunStats:
         self._stop = threading.Event()
         self._credits = threading.Semaphore(self.max_in_flight)
@@ -168,7 +177,7 @@ class Pipeline:
                 if frame is END:
                     break
                 if not self.output_faults.run(self.output_stages, frame):
-                    run_stages(self.output_stages, frame)  # without faces: the raw frame still goes out
+                    self._finish_raw(frame)
                 self._credits.release()
                 self.stats.add(frame, time.perf_counter())
                 if self.on_frame is not None:

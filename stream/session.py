@@ -14,7 +14,7 @@ from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.hud import draw_hud
 from stream.packet import Frame
-from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline
+from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink
 from stream.stages import AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage
@@ -77,6 +77,11 @@ class Session:
     loop: bool = False  # restart a file input at its end
     capture: CaptureThread = field(init=False)
     pipeline: Pipeline = field(init=False)
+    sink_stage: SinkStage = field(init=False)
+    generate: GenerateStage = field(init=False)
+    error: StageFailure | None = field(init=False, default=None)  # what ended the run, if anything failed
+    stop_reason: str = field(init=False, default="")
+    report: dict | None = field(init=False, default=None)  # set when run() ends, also when it raises
     _last: np.ndarray | None = field(init=False, default=None)
     _shown_version: int = field(init=False, default=-1)
     faces_tracked: int = field(init=False, default=0)
@@ -86,13 +91,15 @@ class Session:
         pace = self.source.is_file and (self.realtime or not self.lossless)
         self.capture = CaptureThread(self.source, lossless=self.lossless, pace=pace, reconnect=not self.lossless,
                                      loop=self.loop, reconnect_max_s=cfg.reconnect_max_s)
+        self.sink_stage = SinkStage(self.sinks)
+        self.generate = GenerateStage(self.engines.editor)
         self.tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
         self.pipeline = Pipeline(
             self.capture,
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
             latent_stages=[EditStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
-                           GenerateStage(self.engines.editor)],
-            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion), SinkStage(self.sinks)],
+                           self.generate],
+            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion), self.sink_stage],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,
             on_frame=self.on_frame,
@@ -129,13 +136,13 @@ class Session:
         if self._last is None:
             return
         if not self.capture.connected.is_set():
-            for sink in self.sinks:
-                if sink.name != "file":
-                    sink.send(self._last)
+            self.sink_stage.send(self._last, names=("virtualcam", "preview"))
         elif self.preview is not None:
-            self.preview.send(self._last)
+            self.sink_stage.send(self._last, names=("preview",))
 
     def run(self) -> dict:
+        """Run until the input ends, --frames, quit or stop(); the report (also in self.report). A stage
+        failing on every frame of an offline run raises StageFailure once the report is made."""
         keys = None
         if self.terminal_keys:
             keys = TerminalKeys(self.controls.on_key)
@@ -145,17 +152,41 @@ class Session:
         try:
             # Wait for a frame no longer than one frame period: while the camera is lost, the repeated
             # last frame then keeps the virtual camera at its own rate.
-            stats = self.pipeline.run(idle_s=1.0 / min(self.source.fps or self.config.fps, 60.0))
+            self.pipeline.run(idle_s=1.0 / min(self.source.fps or self.config.fps, 60.0))
+        except StageFailure as e:
+            self.error = e
         finally:
             if keys is not None:
                 keys.stop()
             self.tracker.close()
-            for sink in self.sinks:
-                sink.close()
+            self.sink_stage.close()
         state = self.controls.state
-        return stats.report(
+        self.report = self.pipeline.stats.report(
             input=str(self.source.spec), dropped=self.capture.dropped, stage_failures=self.pipeline.failures(),
             engine=self.engines.backend, face_detection=self.tracker.counts(),
             blend=self.config.blend, faces=self.config.faces, edits=state.active(), bypass=state.bypass,
             actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
-            sinks=[s.name for s in self.sinks])
+            sinks=[s.name for s in self.sinks], sink_failures=dict(self.sink_stage.failed),
+            faces_not_finite=self.generate.non_finite,
+            ended_by=self.ended_by(), error=None if self.error is None else str(self.error))
+        if self.error is not None:
+            raise self.error  # after the report is made: the caller still writes it
+        return self.report
+
+    def stop(self, reason: str) -> None:
+        """End the run as the quit key does (a signal, the window closed); the report says why."""
+        self.stop_reason = self.stop_reason or reason
+        self.controls.state.quit = True
+
+    def ended_by(self) -> str:
+        if self.error is not None:
+            return "error"
+        if self.capture.error is not None:
+            return f"input failed ({self.capture.error!r})"
+        if self.stop_reason:
+            return self.stop_reason
+        if self.controls.state.quit:
+            return "quit key"
+        if self.max_frames and self.pipeline.stats.frames >= self.max_frames:
+            return "--frames reached"
+        return "end of input"

@@ -2,7 +2,7 @@
 the fields of the frame that the stage owns; the worker running it records its milliseconds."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -111,6 +111,7 @@ class GenerateStage:
 
     def __init__(self, editor: Engine):
         self.editor = editor
+        self.non_finite = 0  # faces whose renders were not finite, left unedited
 
     def process(self, frame: Frame) -> None:
         faces = [f for f in frame.faces if f.latent is not None]
@@ -120,6 +121,12 @@ class GenerateStage:
         deltas = np.repeat(frame.delta[None].astype(np.float32), len(faces), 0)
         out = run_batched(self.editor, {"latent": latents, "delta": deltas})
         for face, original, edited in zip(faces, out["original"], out["edited"]):
+            if not (np.isfinite(original).all() and np.isfinite(edited).all()):
+                self.non_finite += 1  # a NaN render would paint the face black: that face goes out unedited
+                if self.non_finite == 1:
+                    print(f"warning: the editor gave NaN or infinite pixels on frame {frame.index}; "
+                          "such faces go out unedited")
+                continue
             face.original = original.transpose(1, 2, 0)[..., ::-1]
             face.edited = edited.transpose(1, 2, 0)[..., ::-1]
 
@@ -153,11 +160,52 @@ class BlendStage:
 
 
 class SinkStage:
+    """Sends each frame to every sink still on. A sink that fails (disk full, ffmpeg gone, window lost) is
+    closed, which finishes its file, and turned off with one warning; the others go on. Never raises."""
+
     name = "sink"
 
-    def __init__(self, sinks: Sequence[Sink]):
-        self.sinks = list(sinks)
+    def __init__(self, sinks: Sequence[Sink], warn: Callable[[str], None] = print):
+        self.sinks = list(sinks)  # the sinks still on
+        self.failed: dict[str, str] = {}  # sink name → what went wrong
+        self.warn = warn
 
     def process(self, frame: Frame) -> None:
-        for sink in self.sinks:
-            sink.send(frame.output)
+        self.send(frame.output)
+
+    def send(self, image: np.ndarray, names: tuple[str, ...] | None = None) -> None:
+        """To every sink still on, or only to those named (a repeated frame must not be recorded)."""
+        for sink in list(self.sinks):
+            if names is not None and sink.name not in names:
+                continue
+            try:
+                sink.send(image)
+            except Exception as e:  # any sink error: that sink is off, the stream is not
+                self._turn_off(sink, e)
+
+    def _turn_off(self, sink: Sink, error: Exception) -> None:
+        self.sinks.remove(sink)
+        self.failed[sink.name] = one_line(error)
+        try:
+            sink.close()
+        except Exception:  # it already failed; the first error is the one to report
+            pass
+        others = ", ".join(s.name for s in self.sinks)
+        self.warn(f"warning: {sink.name} sink failed ({self.failed[sink.name]}); it is off"
+                  + (f", the stream goes on to {others}" if others else ""))
+
+    def close(self) -> None:
+        """Close the sinks still on (finishing the file); a failure to finish is recorded, not raised."""
+        for sink in list(self.sinks):
+            self.sinks.remove(sink)
+            try:
+                sink.close()
+            except Exception as e:
+                self.failed[sink.name] = one_line(e)
+                self.warn(f"warning: {sink.name} sink failed when closing ({self.failed[sink.name]})")
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one short line (its message's first line, else its type)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

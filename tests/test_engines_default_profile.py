@@ -105,11 +105,11 @@ def test_corrupt_truncated_and_mislabelled_checkpoints_name_the_file(profile, tm
     with pytest.raises(CheckpointError, match=r"encoder\.safetensors: holds a 'face_encoder' network, expected 'l2l_mapper'"):
         load_engines(replace(profile, mapper=profile.encoder), verbose=False)
 
-    # header promises 32 channels, tensors hold 16
+    # header promises 8 channels, tensors hold 16 (a header promising more than the file holds is refused sooner)
     wrong = tmp_path / "wrong.safetensors"
     from safetensors.torch import load_file
 
-    save_checkpoint(wrong, load_file(str(profile.encoder)), CheckpointHeader(network="face_encoder", config=dict(channels=32)))
+    save_checkpoint(wrong, load_file(str(profile.encoder)), CheckpointHeader(network="face_encoder", config=dict(channels=8)))
     with pytest.raises(CheckpointError, match=r"wrong\.safetensors: layout does not match FaceEncoder"):
         load_engines(replace(profile, encoder=wrong), verbose=False)
 
@@ -119,7 +119,7 @@ def test_export_command_reports_a_missing_checkpoint_in_one_line(tmp_path):
         [sys.executable, "run.py", "export", "--set", f"engine.encoder='{tmp_path / 'none.safetensors'}'"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a user's mistake, as for every command
     assert result.stderr.strip() == f"error: {tmp_path / 'none.safetensors'}: no such checkpoint file; check the path or run the step that creates it"
 
 

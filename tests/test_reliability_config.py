@@ -48,7 +48,7 @@ def truncated_mapper(tmp_path):
     (["--edit", "smile=nan"], ["'smile=nan'", "out of range"]),
     (["--edit", "beard=lots"], ["'lots' is not a number"]),
     (["--set", "stream.facez=2"], ["unknown setting 'stream.facez'", "faces"]),
-    (["--set", "stream.fps=0"], ["stream.fps = 0", "positive"]),
+    (["--set", "stream.fps=0"], ["stream.fps = 0", "from 1 to 240"]),
     (["--faces", "most"], ["stream.faces = 'most'", "largest, all"]),
     (["--set", 'engine.mapper="/no/such/mapper.safetensors"'], ["/no/such/mapper.safetensors", "no such checkpoint"]),
     (["--set", f'engine.mapper="{GENERATOR}"'], ["holds a 'dcgan_generator' network, expected 'l2l_mapper'"]),

@@ -129,7 +129,8 @@ def child_demo(tmp_path, clip, *argv: str) -> tuple[subprocess.Popen, object]:
     log = tmp_path / "frames.log"
     command = [sys.executable, str(REPO / "tests/reliability_media.py"), str(log), "demo", "--input", str(clip),
                "--engine", "torch", "--report", "", *virtualcam_flags(), *argv]
-    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's code, whatever the environment installed
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True), log
 
 

@@ -76,8 +76,8 @@ def test_auto_virtual_camera_is_skipped_with_a_note_when_absent(capsys, setup, t
 
 
 @pytest.mark.parametrize("override,message", [
-    ('stream.faces="most"', "largest, all or a positive number"),
-    ("stream.latent_smoothing=1.5", "[0, 1)"),
+    ('stream.faces="most"', "largest, all or a number of faces from 1 to 8"),
+    ("stream.latent_smoothing=1.5", "[0, 0.99]"),
     ('stream.blend="mix"', "delta, replace"),
     ('stream.keymap="/no/such.toml"', "no such file"),
 ])

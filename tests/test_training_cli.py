@@ -68,6 +68,6 @@ def test_eval_writes_the_comparison_in_the_documented_schema(tmp_path):
 
 
 def test_eval_names_a_missing_mapper(tmp_path, capsys):
-    assert main_eval(["--models", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+    assert main_eval(["--models", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path) in err and ("no such checkpoint" in err or "recognisers.identity" in err)

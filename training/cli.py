@@ -75,7 +75,7 @@ def main_train(argv: list[str]) -> int:
             print(f"[{stage}] {outcome} ({time.time() - start:.0f} s)", flush=True)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 
@@ -113,7 +113,7 @@ def main_eval(argv: list[str]) -> int:
         written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -1,0 +1,91 @@
+"""Issue 14, the probes that gave tracebacks or hung: odd flags, settings and files the config names are one
+`error:` line and exit code 2; every configurable number is bounded and finite."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from stream_media import REPO, moving_face_clip, write_video
+
+from stream.cli import main_demo
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("mistakes") / "face.avi", moving_face_clip(3))
+
+
+def demo_error(capsys, clip, *argv: str) -> str:
+    code = main_demo(["--input", str(clip), "--output", "", "--report", "", "--engine", "torch", *argv])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--faces", "99999999999999999999"], "from 1 to 8"),
+    (["--faces", "²"], "from 1 to 8"),
+    (["--faces", "0"], "from 1 to 8"),
+    (["--set", f"engine.threads={100_000}"], f"up to this machine's {os.cpu_count()} cores"),
+    (["--set", "engine.threads=-1"], "engine.threads = -1"),
+    (["--set", "stream.landmark_min_cutoff=nan"], "stream.landmark_min_cutoff = nan"),
+    (["--set", "stream.landmark_beta=inf"], "stream.landmark_beta = inf"),
+    (["--set", "stream.strength_step=-inf"], "stream.strength_step"),
+    (["--set", "stream.reconnect_max_s=1e300"], "stream.reconnect_max_s"),
+    (["--set", "stream.fps=100000"], "from 1 to 240"),
+    (["--set", "stream.width=1000000"], "from 1 to 7680"),
+    (["--set", "stream.camera=-1"], "stream.camera = -1"),
+    (["--set", 'stream.virtualcam_backend="nope"', "--virtualcam"], "'nope' is unknown"),
+])
+def test_a_number_out_of_bounds_or_an_unknown_name_is_one_line(capsys, clip, argv, expected):
+    assert expected in demo_error(capsys, clip, *argv)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('toggle = "x"\n[actions]\nquit = "q"\n', "[toggle] must be a table"),
+    ('[actions]\nquit = "q"\nstronger = 5\n', "key 5 for stronger"),
+    ("", "no key quits"),
+    ('[toggle]\nage = "1"\n', "no key quits"),
+    ('[keys]\nquit = "q"\n', "unknown section 'keys'"),
+])
+def test_a_bad_keymap_is_one_line(capsys, clip, tmp_path, text, expected):
+    keymap = tmp_path / "keys.toml"
+    keymap.write_text(text)
+    line = demo_error(capsys, clip, "--keymap", str(keymap))
+    assert str(keymap) in line and expected in line
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"\x89PNG not json", "cannot read it as JSON"),
+    (json.dumps({"size": 64}).encode(), "'points' must be 3 [x, y] pairs"),
+    (json.dumps({"size": 64, "points": [[20, 30], [40, 30]]}).encode(), "'points' must be 3 [x, y] pairs"),
+    (json.dumps({"size": 64, "points": [[20, 30], [40, 30], [32, "a"]]}).encode(), "'points' must be 3"),
+    (json.dumps({"size": 64, "points": [[20, 30], [40, 30], [32, 1e400]]}).encode(), "'points' must be 3"),
+    (json.dumps({"size": "64", "points": [[20, 30], [40, 30], [32, 50]]}).encode(), "'size' must be"),
+    (json.dumps([1, 2]).encode(), "'size' must be"),
+    (b"[" * 100_000 + b"]" * 100_000, "cannot read it as JSON"),
+])
+def test_a_bad_alignment_template_is_one_line(capsys, clip, tmp_path, content, expected):
+    template = tmp_path / "alignment.json"
+    template.write_bytes(content)
+    line = demo_error(capsys, clip, "--set", f'stream.alignment="{template}"')
+    assert str(template) in line and expected in line
+
+
+def test_a_cache_dir_that_is_a_file_is_one_line(capsys, clip, tmp_path):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file")
+    line = demo_error(capsys, clip, "--set", f'engine.cache_dir="{not_a_folder}"', "--engine", "ort")
+    assert "engine.cache_dir" in line and "is a file" in line
+
+
+def test_an_onnx_cache_that_cannot_be_written_is_one_line(capsys, clip):
+    line = demo_error(capsys, clip, "--set", 'engine.cache_dir="/proc/livel2l-cache"', "--engine", "ort")
+    assert "cannot write the ONNX cache" in line and "engine.cache_dir" in line
+
+
+def test_the_shipped_keymap_and_template_still_load(capsys, clip):
+    assert main_demo(["--input", str(clip), "--output", "", "--report", "", "--engine", "torch",
+                      "--keymap", str(REPO / "stream/keymap.toml"),
+                      "--set", f'stream.alignment="{REPO / "models/default/alignment.json"}"']) == 0
