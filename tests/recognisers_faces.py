@@ -8,7 +8,7 @@ import numpy as np
 import skimage.data
 import torch
 
-from engines.dcgan import load_dcgan
+from engines.generator_file import load_generator_file
 from recognisers.face_mesh import FaceMesher
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 
@@ -44,7 +44,7 @@ def renders(indices: list[int], seed: int = 0, pool: int = 1000) -> np.ndarray:
     """Default-generator renders uint8 (K,64,64,3): latents `indices` of `pool` drawn with `seed`
     (the numbering of scripts/recogniser_grids.py)."""
     path = ROOT / "models/default/generator.safetensors"
-    g = load_dcgan(path)
+    g = load_generator_file(path)
     z = torch.randn(pool, g.latent_dim, generator=torch.Generator().manual_seed(seed))[indices]
     with torch.no_grad():
         x = g(z)

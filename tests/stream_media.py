@@ -1,5 +1,5 @@
 """Real media and real engines for the stream tests: photos from scikit-image, videos the tests write,
-the real DCGAN generator with freshly initialised encoder and mapper checkpoints."""
+the real default generator with freshly initialised encoder and mapper checkpoints."""
 from __future__ import annotations
 
 import time
@@ -11,13 +11,14 @@ import numpy as np
 import skimage.data
 import torch
 
-from engines.checkpoint import CheckpointHeader, save_checkpoint
+from engines.checkpoint import CheckpointHeader, read_header, save_checkpoint
 from engines.config import EngineConfig
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "models/default/generator.safetensors"
+LATENT = read_header(GENERATOR).latent_shape[0]  # the shipped generator's latent width
 TEMPLATE = REPO / "models/default/alignment.json"
 BACKEND = "livel2l-test"  # the pyvirtualcam backend name RecordingCamera is registered under
 DEMO_CLIP = REPO / "assets/demo_face.mp4"
@@ -100,13 +101,13 @@ def write_engine_checkpoints(folder: Path) -> EngineConfig:
     """Random encoder and mapper (scaled so latents and edits are as large as trained ones') next to
     the real generator, as proper checkpoints; torch backend, one thread."""
     torch.manual_seed(0)
-    enc_cfg = dict(latent_dim=100, channels=16, size=64)
+    enc_cfg = dict(latent_dim=LATENT, channels=16, size=64)
     net = FaceEncoder(**enc_cfg)
     with torch.no_grad():
         net.to_latent.weight.mul_(60.0)  # latents of unit scale, as a trained encoder gives the generator
     encoder = save_checkpoint(folder / "encoder.safetensors", net.state_dict(),
                               CheckpointHeader(network="face_encoder", config=enc_cfg))
-    map_cfg = dict(latent_dim=100, n_attributes=6, hidden=128, depth=3)
+    map_cfg = dict(latent_dim=LATENT, n_attributes=6, hidden=128, depth=3)
     mapper = L2LMapper(**map_cfg)
     torch.nn.init.normal_(mapper.out.weight, std=0.5)
     mapper_path = save_checkpoint(folder / "mapper.safetensors", mapper.state_dict(),

@@ -1,4 +1,4 @@
-"""The default profile: DCGAN + encoder + mapper load from our checkpoints, run on ORT like on torch, fail clearly."""
+"""The default profile: generator + encoder + mapper load from our checkpoints, run on ORT like on torch, fail clearly."""
 from __future__ import annotations
 
 import subprocess
@@ -13,7 +13,7 @@ import pytest
 import skimage.data
 import torch
 
-from engines.checkpoint import CheckpointError, CheckpointHeader, save_checkpoint
+from engines.checkpoint import CheckpointError, CheckpointHeader, read_header, save_checkpoint
 from engines.config import EngineConfig
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
@@ -21,6 +21,7 @@ from engines.profiles import load_engines
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "models/default/generator.safetensors"
+LATENT = read_header(GENERATOR).latent_shape[0]
 ATTRIBUTES = ["age", "gender", "beard", "glasses", "smile", "yaw"]
 
 
@@ -29,14 +30,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def write_encoder(path: Path, channels: int = 16) -> Path:
     torch.manual_seed(4)
-    cfg = dict(latent_dim=100, channels=channels, size=64)
+    cfg = dict(latent_dim=LATENT, channels=channels, size=64)
     header = CheckpointHeader(network="face_encoder", config=cfg)
     return save_checkpoint(path, FaceEncoder(**cfg).state_dict(), header)
 
 
 def write_mapper(path: Path) -> Path:
     torch.manual_seed(5)
-    cfg = dict(latent_dim=100, n_attributes=6, hidden=128, depth=3)
+    cfg = dict(latent_dim=LATENT, n_attributes=6, hidden=128, depth=3)
     mapper = L2LMapper(**cfg)
     torch.nn.init.normal_(mapper.out.weight, std=0.05)  # a trained mapper's last layer is not zero
     header = CheckpointHeader(network="l2l_mapper", attributes=ATTRIBUTES, config=cfg)
@@ -65,10 +66,10 @@ def assert_parity(got: np.ndarray, want: np.ndarray) -> None:
 def test_ort_engines_match_torch_on_a_photo_and_a_render(profile):
     ort_set = load_engines(replace(profile, backend="ort"), verbose=False)
     torch_set = load_engines(replace(profile, backend="torch"), verbose=False)
-    assert (ort_set.resolution, ort_set.latent_shape, ort_set.attributes) == (64, (100,), tuple(ATTRIBUTES))
+    assert (ort_set.resolution, ort_set.latent_shape, ort_set.attributes) == (64, (LATENT,), tuple(ATTRIBUTES))
     assert {e.backend for e in (ort_set.encoder, ort_set.mapper, ort_set.generator, ort_set.editor)} == {"ort"}
 
-    z = np.random.default_rng(0).standard_normal((1, 100)).astype(np.float32)
+    z = np.random.default_rng(0).standard_normal((1, LATENT)).astype(np.float32)
     render = torch_set.generator({"latent": z})["image"]
     assert_parity(ort_set.generator({"latent": z})["image"], render)
     for image in (photo64(), render):

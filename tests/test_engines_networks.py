@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from engines.checkpoint import load_checkpoint, load_state_into
+from engines.checkpoint import CheckpointHeader, save_checkpoint
 from engines.dcgan import DCGANGenerator
 from engines.e4e import StyleEncoder
+from engines.generator_file import load_generator_file
 from engines.profiles import SMALL_GENERATOR
 from engines.stylegan2 import BLUR_KERNEL, Generator, ModulatedConv2d, generator_config, make_kernel, upfirdn2d
 from engines.torch_engine import prepare_module
@@ -167,25 +168,27 @@ def test_full_size_e4e_encoder_has_the_public_shapes():
     assert "styles.0.convs.8.weight" not in sd  # coarse heads pool 16 → 1 in four convolutions
 
 
-def dcgan() -> DCGANGenerator:
-    path = REPO / "models/default/generator.safetensors"
-    sd, head = load_checkpoint(path, "dcgan_generator")
-    g = DCGANGenerator(**head.config)
-    load_state_into(g, sd, path)
-    return g.eval()
+def test_the_shipped_generator_draws_varied_faces_the_face_mesh_finds():
+    from recognisers.face_mesh import FaceMesher
+    from training.rendering import to_uint8
 
-
-def test_converted_dcgan_renders_the_recorded_faces():
-    """Statistics recorded from the original weights (torch.manual_seed(0); torch.randn(4, 100))."""
-    g = dcgan()
-    torch.manual_seed(0)
+    g = load_generator_file(REPO / "models/default/generator.safetensors")
     with torch.no_grad():
-        img = g(torch.randn(4, 100))
-    assert img.shape == (4, 3, 64, 64)
-    assert img.mean().item() == pytest.approx(-0.333566, abs=1e-4)
-    assert img.std().item() == pytest.approx(0.387143, abs=1e-4)
-    means = img.mean((0, 2, 3)).tolist()
-    assert means == pytest.approx([-0.089956, -0.367886, -0.542855], abs=1e-4)  # warm, red-dominant skin tones
-    assert img.std((1, 2, 3)).tolist() == pytest.approx([0.245047, 0.318685, 0.289971, 0.376086], abs=1e-4)
-    assert img.min().item() == pytest.approx(-0.987310, abs=1e-4)
-    assert img.max().item() == pytest.approx(0.774750, abs=1e-4)
+        img = g(torch.randn(16, g.latent_dim, generator=torch.Generator().manual_seed(0)))
+    assert img.shape == (16, 3, 64, 64) and torch.isfinite(img).all()
+    assert img.std(0).mean() > 0.1  # different faces, not one mean face
+    mesher = FaceMesher()
+    _, found = mesher(to_uint8(img))
+    mesher.close()
+    assert found.mean() >= 0.8
+
+
+def test_an_older_dcgan_generator_file_still_loads(tmp_path):
+    torch.manual_seed(0)
+    g = DCGANGenerator(latent_dim=20, channels=8)
+    path = save_checkpoint(tmp_path / "dcgan.safetensors", g.state_dict(),
+                           CheckpointHeader(network="dcgan_generator", config={"latent_dim": 20, "channels": 8, "size": 64}))
+    loaded = load_generator_file(path)
+    z = torch.randn(2, 20)
+    with torch.no_grad():
+        assert torch.equal(loaded(z), g.eval()(z))

@@ -130,7 +130,7 @@ def test_ort_engine_from_a_path_renames_outputs_to_the_convention(nets, tmp_path
     path = onnx_file(nets, "mapper", EngineConfig(cache_dir=tmp_path))
     engine = OrtEngine("mapper", path, threads=1, output_names=OUTPUT_NAMES["mapper"])
     assert [s.name for s in engine.inputs] == ["latent", "delta"]
-    assert [s.name for s in engine.outputs] == ["latent"] and engine.outputs[0].shape == (1, 100)
+    assert [s.name for s in engine.outputs] == ["latent"] and engine.outputs[0].shape == (1, *nets.latent_shape)
     with pytest.raises(EngineError, match=r"ONNX file .*missing\.int8\.onnx missing; run `python run.py calibrate`"):
         OrtEngine("mapper", tmp_path / "missing.int8.onnx", backend="ort-int8")
 

@@ -51,7 +51,7 @@ def truncated_mapper(tmp_path):
     (["--set", "stream.fps=0"], ["stream.fps = 0", "from 1 to 240"]),
     (["--faces", "most"], ["stream.faces = 'most'", "largest, all"]),
     (["--set", 'engine.mapper="/no/such/mapper.safetensors"'], ["/no/such/mapper.safetensors", "no such checkpoint"]),
-    (["--set", f'engine.mapper="{GENERATOR}"'], ["holds a 'dcgan_generator' network, expected 'l2l_mapper'"]),
+    (["--set", f'engine.mapper="{GENERATOR}"'], ["holds a 'stylegan2_generator' network, expected 'l2l_mapper'"]),
     (["--config", "/no/such/settings.toml"], ["/no/such/settings.toml not found"]),
     (["--config", str(DEMO_CLIP)], ["demo_face.mp4: invalid TOML"]),
     (["--keymap", str(DEMO_CLIP)], ["keymap", "cannot read it"]),

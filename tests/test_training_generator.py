@@ -61,6 +61,26 @@ def test_generator_stage_trains_resumes_and_writes_a_profile_the_engines_load(tm
     assert nets.latent_shape == (16,) and nets.resolution == 16
 
 
+def test_the_adversarial_setting_trains_a_discriminator_too(tmp_path):
+    data = _photo_folder(tmp_path)
+    assert main_train(["--stages", "generator", "--data", str(data), *TINY, *_paths(tmp_path),
+                       "--set", "generator_training.steps=2", "--set", "generator_training.adversarial_weight=1",
+                       "--set", "generator_training.d_channel_base=64", "--set", "generator_training.d_max_channels=16",
+                       "--set", "generator_training.r1_every=1"]) == 0
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "cache/generator_state.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("d.") for k in keys) and any(k.startswith("opt_d.") for k in keys)
+
+
+def test_the_gpu_settings_file_loads_and_describes_a_128_px_adversarial_generator():
+    from settings import load_settings
+
+    cfg = load_settings(ROOT / "training/generator_gpu.toml").train.generator_training
+    assert (cfg.size, cfg.style_dim, cfg.adversarial_weight) == (128, 256, 1.0)
+
+
 def test_generator_stage_without_photos_says_how_to_give_them(tmp_path, capsys):
     assert main_train(["--stages", "generator", *TINY, *_paths(tmp_path)]) != 0
     assert "--data" in capsys.readouterr().err
