@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/recognisers"))
     ap.add_argument("--photos", choices=["renders", "lfw"], default="renders")
     ap.add_argument("--labels", type=Path, default=Path("/tmp/recogniser_labels.npz"))
-    ap.add_argument("--attributes", default="beard,glasses,smile,age,gender,yaw,mouth_open,eyes_open")
+    ap.add_argument("--attributes", default="beard,bald,glasses,smile,age,gender,yaw,pitch,mouth_open,eyes_open")
     args = ap.parse_args()
     torch.set_num_threads(2)
     images = render(args.n, args.seed) if args.photos == "renders" else lfw_crops()

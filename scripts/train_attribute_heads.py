@@ -29,15 +29,19 @@ STRENGTHS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # L2 penalty per sample on standardi
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by L-BFGS on standardised features → (weight, bias)."""
+    """L2-regularised, class-balanced logistic regression by L-BFGS on standardised features → (weight, bias).
+
+    Balanced: both classes weigh the same in the loss, so P = 0.5 sits between them even for a rare label
+    (bald); the head's P is then a balanced score, not the base-rate probability."""
     xt, yt = torch.from_numpy(x).double(), torch.from_numpy(y).double()
+    pos_weight = torch.tensor((len(y) - y.sum()) / max(y.sum(), 1.0), dtype=torch.float64)
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + l2 * (w * w).sum()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt, pos_weight=pos_weight) + l2 * (w * w).sum()
         loss.backward()
         return loss
 
@@ -158,13 +162,14 @@ def main() -> None:
     report["gender_dlib"] = {"holdout_photos": int(h.sum()),
                              "accuracy": round(float(((f["dlib_male"][h] >= 0.5) == (f["male"][h] == 1)).mean()), 4),
                              "accuracy_18plus": round(float(((f["dlib_male"][h][adult] >= 0.5) == (f["male"][h][adult] == 1)).mean()), 4)}
-    tr = ~f["holdout"] & f["found"]
+    tr = ~f["holdout"] & f["found"] & np.isfinite(f["age"]) & np.isfinite(f["male"])
+    h = h & np.isfinite(f["age"]) & np.isfinite(f["male"])
     mean, std = f["embeddings"][tr].mean(0), f["embeddings"][tr].std(0) + 1e-6
     ztr, zh = (f["embeddings"][tr] - mean) / std, (f["embeddings"][h] - mean) / std
     a = np.c_[ztr, np.ones(len(ztr))]
     coef = np.linalg.solve(a.T @ a + 30.0 * np.eye(a.shape[1]), a.T @ f["age"][tr])
     pred = np.c_[zh, np.ones(len(zh))] @ coef
-    w, b = fit_logistic(ztr, f["male"][tr], choose_l2(ztr, f["male"][tr]))
+    w, b = fit_logistic(ztr, f["male"][tr], 1e-2)
     report["age_embedding_ridge"] = {"train_photos": int(tr.sum()), "mae_years": round(float(np.abs(pred - f["age"][h]).mean()), 2)}
     report["gender_embedding_logistic"] = {"accuracy": round(float(((zh @ w + b >= 0) == (f["male"][h] == 1)).mean()), 4)}
 
