@@ -20,7 +20,8 @@ KEYS = ("age", "gender", "yaw", "pitch", "roll", "smile", "mouth_open", "eyes_op
 
 
 class FaceLabeller:
-    """label(images uint8 (N,H,W,3) RGB) → {name: float32 (N,)}; NaN in every label of a row where face_found is 0.
+    """label(images uint8 (N,H,W,3) RGB) → {name: float32 (N,)}; NaN in every label of a row where face_found is 0,
+    and in `smile` alone where the blendshape landmarker misses a face the mesh found (3 % of 64-px renders).
 
     Units: age in years; gender = P(male); yaw/pitch/roll in degrees (see head_pose); smile = MediaPipe's
     mouthSmile blendshape score 0…1 (see blendshapes); mouth_open, eyes_open in inter-ocular or eye-width units

@@ -82,8 +82,8 @@ def main() -> None:
     found = labels["face_found"] > 0
     print(f"face found in {found.sum()}/{len(images)} {args.photos}")
     for name in args.attributes.split(","):
-        order = np.argsort(labels[name][found])
-        idx = np.flatnonzero(found)[order]
+        known = found & np.isfinite(labels[name])  # smile is NaN where the blendshape landmarker finds no face
+        idx = np.flatnonzero(known)[np.argsort(labels[name][known])]
         for which, pick in (("top", idx[::-1][: args.count]), ("bottom", idx[: args.count])):
             path = args.out / f"{prefix}{name}_{which}.png"
             cv2.imwrite(str(path), cv2.cvtColor(grid(images[pick]), cv2.COLOR_RGB2BGR))

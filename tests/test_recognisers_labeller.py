@@ -40,8 +40,10 @@ def test_astronaut_labels_are_stable_under_picture_changes(labeller, photos):
     assert (out["smile"] > 0.1).all(), out["smile"]
     for key in ("yaw", "pitch", "roll"):
         assert np.abs(out[key] - out[key][0]).max() < 4, (key, out[key])
-    for key in ("mouth_open", "eyes_open", "beard", "glasses"):
+    for key in ("mouth_open", "eyes_open"):
         assert np.abs(out[key] - out[key][0]).max() < 0.05, (key, out[key])
+    for key in ("beard", "bald", "glasses"):  # probabilities: the verdict (none of them) holds on every copy
+        assert (out[key] < 0.3).all(), (key, out[key])
 
 
 def test_different_faces_get_different_labels(labeller, photos):
