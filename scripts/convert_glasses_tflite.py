@@ -1,7 +1,7 @@
 """Convert SlinkoIgor/glasses_detector's `weights/fp16_model.tflite` (MobileNetV3-Small minimalistic, Apache-2.0)
 to ONNX, reading the TFLite flatbuffer with the `tflite` PyPI package (a dev tool, not a runtime dependency).
 
-    pip install tflite==2.18.0 onnx            # once; ai-edge-litert too for --check
+    pip install -e '.[convert]'                # once: tflite (flatbuffer reader), ai-edge-litert (for --check)
     python scripts/convert_glasses_tflite.py fp16_model.tflite models/recognisers/glasses.onnx --check
 
 The original (sha256 750b4fb4…8297) comes from github.com/SlinkoIgor/glasses_detector, weights/fp16_model.tflite.
