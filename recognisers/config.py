@@ -66,7 +66,6 @@ class OnnxHeadConfig:
 class LabellerConfig:
     models_dir: str = "models/recognisers"
     mesh_size: int = 256  # side the 64-px crop is upscaled to before the face mesh
-    region_size: int = 128  # side of the eye-aligned face the beard/glasses measures look at
     threads: int = 1
     emotion: bool = True  # add the 7 emotion probabilities (emotion_<name>) to the labels
     extra: list[dict[str, object]] = field(default_factory=list)  # tables of OnnxHeadConfig fields
@@ -81,8 +80,8 @@ class LabellerConfig:
     def validate(self) -> None:
         if not (self.resolved_models_dir() / "manifest.json").is_file():
             raise _config_error(f"models_dir = '{self.models_dir}' holds no manifest.json; point it at models/recognisers")
-        if self.mesh_size < 128 or self.region_size < 64:
-            raise _config_error("mesh_size must be ≥ 128 and region_size ≥ 64 (pixels)")
+        if self.mesh_size < 128:
+            raise _config_error("mesh_size must be ≥ 128 (pixels)")
         if self.threads < 1:
             raise _config_error(f"threads = {self.threads}; must be ≥ 1")
         self.heads()

@@ -1,33 +1,48 @@
-"""Glasses score: thin horizontal lines (frame bridge, lower rims) across the eye-aligned face."""
+"""Glasses: SlinkoIgor/glasses_detector's MobileNetV3 classifier (Apache-2.0, converted to ONNX) on an eye band."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from recognisers.face_regions import eye_aligned, skin_mask
+from recognisers.age_gender import open_session
+from recognisers.config import REPO_ROOT
 
-# Bands of the eye-aligned frame (fractions of its side: rows, columns) where a frame crosses horizontally.
-BRIDGE = ((0.30, 0.48), (0.46, 0.54))
-LOWER_RIMS = (((0.46, 0.58), (0.22, 0.42)), ((0.46, 0.58), (0.58, 0.78)))
-
-
-def line_strength(curvature: np.ndarray, band: tuple[tuple[float, float], tuple[float, float]]) -> float:
-    """Largest |row-mean of d²L/dy²| inside a band: a line spanning the band's width stands out, texture averages away."""
-    h, w = curvature.shape
-    (r0, r1), (c0, c1) = band
-    rows = curvature[int(r0 * h) : int(r1 * h), int(c0 * w) : int(c1 * w)].mean(1)
-    return float(np.abs(rows).max())
+DEFAULT_PATH = REPO_ROOT / "models/recognisers/glasses.onnx"
+BAND_SIZE = (128, 64)  # width, height of the network's input
+# Face-mesh stand-ins for the dlib points the classifier was trained on: both eyebrows (dlib 17–26) and the
+# bottom of the nose (dlib 31–35).
+EYEBROWS = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55, 300, 293, 334, 296, 336, 276, 283, 282, 295, 285)
+NOSE_BOTTOM = (98, 97, 2, 326, 327)
 
 
-def glasses_score(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> float:
-    """uint8 (H,W,3) RGB crop + (478,3) landmarks → score ≈ 0.05 (no glasses) … 0.3+ (clear frames).
+def eye_band(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The original's crop: the box around brows and nose bottom, widened by a third of its width on each side,
+    resized to 128×64; float32 (64,128,3) RGB in 0…255."""
+    pts = landmarks[list(EYEBROWS + NOSE_BOTTOM), :2]
+    h, w = image.shape[:2]
+    left, right = pts[:, 0].min(), pts[:, 0].max()
+    top, bottom = pts[:, 1].min(), pts[:, 1].max()
+    width = right - left
+    x0, x1 = int(max(0, left - width / 3)), int(min(w - 1, right + width / 3))
+    y0, y1 = int(max(0, top)), int(min(h, bottom))
+    if x1 - x0 < 4 or y1 - y0 < 2:
+        raise ValueError(f"eye band {x1 - x0}×{y1 - y0} px is too small; give a face crop with its landmarks")
+    band = image[y0:y1, x0:x1]
+    return cv2.resize(band, BAND_SIZE, interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
-    Line strength is divided by the skin's lightness so a dim render does not hide its frames."""
-    warped, pts = eye_aligned(image, landmarks, size)
-    lightness = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
-    smooth = cv2.GaussianBlur(lightness, (0, 0), size / 128)
-    curvature = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=5) / 16 * (size / 128) ** 2
-    # Floor on the divisor: on very dark renders the ratio would amplify noise into "frames".
-    skin = max(float(np.median(lightness[skin_mask(lightness.shape, pts)])), 35.0)
-    lines = line_strength(curvature, BRIDGE) + 0.5 * sum(line_strength(curvature, b) for b in LOWER_RIMS)
-    return lines / skin
+
+class GlassesClassifier:
+    """__call__(crops uint8 (N,H,W,3) RGB, landmarks (N,478,3)) → P(glasses) float32 (N,)."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, threads: int = 1):
+        self._session = open_session(Path(path), threads)
+
+    def logits(self, bands: np.ndarray) -> np.ndarray:
+        """Eye bands float32 (N,64,128,3) → logits (N,), negative = glasses."""
+        return self._session.run(None, {"eyes": np.ascontiguousarray(bands, np.float32)})[0][:, 0]
+
+    def __call__(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        bands = np.stack([eye_band(im, lm) for im, lm in zip(images, landmarks)])
+        return (1.0 / (1.0 + np.exp(self.logits(bands)))).astype(np.float32)

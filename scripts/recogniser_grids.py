@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/recognisers"))
     ap.add_argument("--photos", choices=["renders", "lfw"], default="renders")
     ap.add_argument("--labels", type=Path, default=Path("/tmp/recogniser_labels.npz"))
-    ap.add_argument("--attributes", default="beard,glasses,smile,age,gender,yaw,mouth_open,eyes_open")
+    ap.add_argument("--attributes", default="beard,bald,glasses,smile,age,gender,yaw,pitch,mouth_open,eyes_open")
     args = ap.parse_args()
     torch.set_num_threads(2)
     images = render(args.n, args.seed) if args.photos == "renders" else lfw_crops()
@@ -82,8 +82,8 @@ def main() -> None:
     found = labels["face_found"] > 0
     print(f"face found in {found.sum()}/{len(images)} {args.photos}")
     for name in args.attributes.split(","):
-        order = np.argsort(labels[name][found])
-        idx = np.flatnonzero(found)[order]
+        known = found & np.isfinite(labels[name])  # smile is NaN where the blendshape landmarker finds no face
+        idx = np.flatnonzero(known)[np.argsort(labels[name][known])]
         for which, pick in (("top", idx[::-1][: args.count]), ("bottom", idx[: args.count])):
             path = args.out / f"{prefix}{name}_{which}.png"
             cv2.imwrite(str(path), cv2.cvtColor(grid(images[pick]), cv2.COLOR_RGB2BGR))

@@ -10,9 +10,8 @@ from recognisers.config import LabellerConfig, OnnxHeadConfig
 from recognisers.labeller import FaceLabeller
 from recognisers_faces import ROOT, aligned_crops, astronaut_photo, augmentations, lfw_photos, renders
 
-# Renders of scripts/recogniser_grids.py (seed 0, pool 1000), picked by eye from its grids.
-BEARDED, CLEAN_SHAVEN = [464, 257, 315, 763, 202, 473], [719, 705, 805, 715, 448, 859]
-GLASSES, NO_GLASSES = [568, 635, 504, 609, 970, 151], [429, 458, 918, 966, 435, 380]
+# Renders of scripts/recogniser_grids.py (seed 0, pool 1000), picked by eye from its grids. Beard, bald, glasses
+# and smile are checked on real faces in test_recognisers_attributes.py.
 EYES_OPEN, EYES_CLOSED = [19, 33, 56, 71], [43, 550, 660, 74]
 TURNED = [7, 11, 12, 22]  # two to each side, |yaw| 25-40°
 
@@ -41,8 +40,10 @@ def test_astronaut_labels_are_stable_under_picture_changes(labeller, photos):
     assert (out["smile"] > 0.1).all(), out["smile"]
     for key in ("yaw", "pitch", "roll"):
         assert np.abs(out[key] - out[key][0]).max() < 4, (key, out[key])
-    for key in ("mouth_open", "eyes_open", "beard", "glasses"):
+    for key in ("mouth_open", "eyes_open"):
         assert np.abs(out[key] - out[key][0]).max() < 0.05, (key, out[key])
+    for key in ("beard", "bald", "glasses"):  # probabilities: the verdict (none of them) holds on every copy
+        assert (out[key] < 0.3).all(), (key, out[key])
 
 
 def test_different_faces_get_different_labels(labeller, photos):
@@ -84,7 +85,7 @@ def test_yaw_sign_and_mirror(labeller):
 
 @pytest.mark.parametrize(
     "key, high, low",
-    [("beard", BEARDED, CLEAN_SHAVEN), ("glasses", GLASSES, NO_GLASSES), ("eyes_open", EYES_OPEN, EYES_CLOSED)],
+    [("eyes_open", EYES_OPEN, EYES_CLOSED)],
 )
 def test_scores_order_hand_picked_renders(labeller, key, high, low):
     out = labeller.label(renders(high + low))
