@@ -23,19 +23,9 @@ from engines.engine import EngineError
 from engines.engine_args import add_engine_args, engine_config_from_args
 from engines.onnx_export import int8_path
 from engines.ort_engine import PREFERRED_PROVIDERS
+from engines.precision import time_engine
 from engines.profiles import NETWORKS, NetworkSet, build_engine, load_networks, onnx_file, random_stylegan2
 
-
-def time_engine(engine, feeds: dict[str, np.ndarray], warmup: int, repeats: int) -> list[float]:
-    """Wall-clock milliseconds of `repeats` calls after `warmup` untimed ones."""
-    for _ in range(warmup):
-        engine(feeds)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        engine(feeds)
-        times.append((time.perf_counter() - start) * 1000)
-    return times
 
 
 def rss_mib() -> dict[str, float]:

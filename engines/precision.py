@@ -13,7 +13,8 @@ from engines.engine import Engine, EngineError
 TOLERANCE = 0.05  # largest |out - out_fp32| allowed, as a fraction of max |out_fp32|
 
 
-def median_ms(engine: Engine, feeds: dict[str, np.ndarray], warmup: int, repeats: int) -> float:
+def time_engine(engine, feeds: dict[str, np.ndarray], warmup: int, repeats: int) -> list[float]:
+    """Wall-clock milliseconds of `repeats` calls after `warmup` untimed ones."""
     for _ in range(warmup):
         engine(feeds)
     times = []
@@ -21,7 +22,11 @@ def median_ms(engine: Engine, feeds: dict[str, np.ndarray], warmup: int, repeats
         start = time.perf_counter()
         engine(feeds)
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return times
+
+
+def median_ms(engine: Engine, feeds: dict[str, np.ndarray], warmup: int, repeats: int) -> float:
+    return statistics.median(time_engine(engine, feeds, warmup, repeats))
 
 
 def relative_error(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> float:
