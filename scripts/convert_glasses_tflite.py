@@ -56,7 +56,8 @@ class TfliteReader:
             yield kind, list(op.InputsAsNumpy()), list(op.OutputsAsNumpy()), op
 
 
-def options(reader: TfliteReader, op, cls):
+def options(op, cls):
+    """The operator's builtin options table parsed as `cls` (e.g. tflite.Conv2DOptions)."""
     table = op.BuiltinOptions()
     parsed = cls()
     parsed.Init(table.Bytes, table.Pos)
@@ -102,10 +103,10 @@ def to_onnx(data: bytes) -> onnx.ModelProto:
         elif kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             w, b = consts[ins[1]], consts[ins[2]]
             if kind == "CONV_2D":
-                o = options(r, op, tfl.Conv2DOptions)
+                o = options(op, tfl.Conv2DOptions)
                 weight, group = w.transpose(0, 3, 1, 2), 1  # OHWI → OIHW
             else:
-                o = options(r, op, tfl.DepthwiseConv2DOptions)
+                o = options(op, tfl.DepthwiseConv2DOptions)
                 if o.DepthMultiplier() not in (0, 1):
                     raise ValueError("depth multiplier ≠ 1 not supported")
                 weight = w.transpose(3, 0, 1, 2)  # 1HWC → C1HW
@@ -126,7 +127,7 @@ def to_onnx(data: bytes) -> onnx.ModelProto:
             )
             activation(out, o.FusedActivationFunction())
         elif kind == "ADD":
-            o = options(r, op, tfl.AddOptions)
+            o = options(op, tfl.AddOptions)
             nodes.append(helper.make_node("Add", [value(ins[0]), value(ins[1])], [out + "_pre"]))
             activation(out, o.FusedActivationFunction())
         elif kind == "PAD":
@@ -135,14 +136,14 @@ def to_onnx(data: bytes) -> onnx.ModelProto:
             pads = np.concatenate([nchw[:, 0], nchw[:, 1]]).astype(np.int64)
             nodes.append(helper.make_node("Pad", [value(ins[0]), init(out + "_pads", pads)], [out]))
         elif kind == "MEAN":
-            o = options(r, op, tfl.ReducerOptions)
+            o = options(op, tfl.ReducerOptions)
             axes = [int({1: 2, 2: 3, 3: 1}[int(a)]) for a in consts[ins[1]].ravel()]
             if sorted(axes) != [2, 3]:
                 raise ValueError(f"MEAN over axes {axes} not supported")
             nodes.append(helper.make_node("ReduceMean", [value(ins[0]), init(out + "_axes", np.array(axes, np.int64))], [out + "_k"], keepdims=1))
             nodes.append(helper.make_node("Flatten", [out + "_k"], [out], axis=1))
         elif kind == "FULLY_CONNECTED":
-            o = options(r, op, tfl.FullyConnectedOptions)
+            o = options(op, tfl.FullyConnectedOptions)
             w, b = consts[ins[1]], consts[ins[2]]
             nodes.append(helper.make_node("Flatten", [value(ins[0])], [out + "_flat"], axis=1))
             nodes.append(helper.make_node("Gemm", [out + "_flat", init(out + "_w", w), init(out + "_b", b)], [out + "_pre"], transB=1))
