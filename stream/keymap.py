@@ -22,12 +22,12 @@ def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[st
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise KeymapError(f"keymap {path}: cannot read it ({e}); fix it or leave --keymap out") from None
-    for table in ("toggle", "actions"):
+    for table in ("toggle", "actions", "preset"):
         if not isinstance(data.get(table, {}), dict):
             raise KeymapError(f"keymap {path}: [{table}] must be a table of name = \"key\" lines, as in {DEFAULT_KEYMAP}")
-    unknown = sorted(set(data) - {"toggle", "actions"})
+    unknown = sorted(set(data) - {"toggle", "actions", "preset"})
     if unknown:
-        raise KeymapError(f"keymap {path}: unknown section {unknown[0]!r}; it has [toggle] and [actions]")
+        raise KeymapError(f"keymap {path}: unknown section {unknown[0]!r}; it has [toggle], [actions] and [preset]")
     bindings: list[tuple[str, str]] = []
     for attr, key in data.get("toggle", {}).items():
         if attr not in attributes:

@@ -88,7 +88,9 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     # pixels at 4K) must not wobble the face; real moves of an edit are larger.
     flow *= np.clip((np.linalg.norm(flow, axis=-1, keepdims=True) - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
     moved = warp_by_flow(original, flow)
-    mask = warp_by_flow(crop_hull_mask(crop_landmarks, original.shape[0], feather), flow)  # follows the face
+    hull = crop_hull_mask(crop_landmarks, original.shape[0], feather)
+    # follows the face inward, but never past the camera face's own hull: the edit must not leak off the face
+    mask = np.minimum(warp_by_flow(hull, flow), hull)
     residual = tame_residual((edited - moved) * 127.5, camera_crop, (moved + 1.0) * 127.5, mask)
     return WarpEdit(flow, residual, mask if keep is None else mask * keep)
 

@@ -1,4 +1,4 @@
-"""Real faces for the recogniser tests: aligned photo crops (scikit-image) and default-generator renders."""
+"""Real faces for the recogniser tests: aligned photo crops (scikit-image) and stored renders of the earlier DCGAN."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,6 @@ import numpy as np
 import skimage.data
 import torch
 
-from engines.generator_file import load_generator_file
 from recognisers.face_mesh import FaceMesher
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def aligned_crops(photos: list[np.ndarray], size: int = 64) -> list[np.ndarray | None]:
     """Align photos the way the live pipeline does (the renders' template), None where no face is found."""
-    template = AlignmentTemplate.load(ROOT / "models/default/alignment.json")
+    template = AlignmentTemplate.load(ROOT / "tests/data/dcgan_alignment.json")
     template = AlignmentTemplate(size=size, points=template.points * size / template.size)
     mesher = FaceMesher()
     crops = []
@@ -40,15 +39,13 @@ def lfw_photos(count: int) -> list[np.ndarray]:
     return [cv2.resize(g, (128, 128), interpolation=cv2.INTER_CUBIC) for g in grey]
 
 
-def renders(indices: list[int], seed: int = 0, pool: int = 1000) -> np.ndarray:
-    """Default-generator renders uint8 (K,64,64,3): latents `indices` of `pool` drawn with `seed`
-    (the numbering of scripts/recogniser_grids.py)."""
-    path = ROOT / "models/default/generator.safetensors"
-    g = load_generator_file(path)
-    z = torch.randn(pool, g.latent_dim, generator=torch.Generator().manual_seed(seed))[indices]
-    with torch.no_grad():
-        x = g(z)
-    return ((x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+def renders(indices: list[int]) -> np.ndarray:
+    """Renders uint8 (K,64,64,3) of the earlier DigiFace DCGAN: latents `indices` of 1000 drawn with seed 0 (the
+    numbering of scripts/recogniser_grids.py at the time), stored in tests/data so the recogniser tests do not
+    change with the shipped generator."""
+    stored = np.load(ROOT / "tests/data/dcgan_renders.npz")
+    where = {int(i): k for k, i in enumerate(stored["indices"])}
+    return stored["images"][[where[i] for i in indices]]
 
 
 def augmentations(image: np.ndarray) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ from calibration.dataset import to_crops
 from calibration.gate import Figures, PathResult, attribute_ratios, edit_signs, judge
 from engines.profiles import ATTRIBUTES
 from training.rendering import load_generator
+from shipped import LATENT
 
 REPO = Path(__file__).resolve().parents[1]
 DIRECTIONS = REPO / "models/default/directions.safetensors"
@@ -31,7 +32,7 @@ def edits():
     torch.set_num_threads(1)
     generator = load_generator(REPO / "models/default/generator.safetensors")
     directions = torch.from_numpy(load_directions(DIRECTIONS))
-    latents = torch.randn(8, 100, generator=torch.Generator().manual_seed(3))
+    latents = torch.randn(8, LATENT, generator=torch.Generator().manual_seed(3))
     signs = torch.from_numpy(edit_signs(8))[:, None]
 
     def path(step: float) -> PathResult:

@@ -21,6 +21,7 @@ from engines.config import EngineConfig
 from engines.onnx_export import int8_path
 from engines.profiles import build_engine, load_networks, onnx_file
 from stream.alignment import AlignmentTemplate
+from shipped import LATENT
 
 REPO = Path(__file__).resolve().parents[1]
 ENCODER = REPO / "models/default/encoder.safetensors"
@@ -50,7 +51,7 @@ def setup(tmp_path_factory):
 
     encode, render = float_encode_render(nets)
     template = AlignmentTemplate.load(REPO / "models/default/alignment.json")
-    real = build_calibration_set(faces, template, encode, render, 96, 16, 0.3, 2, 1.0, 0, 100, ("grace_hopper",))
+    real = build_calibration_set(faces, template, encode, render, 96, 16, 0.3, 2, 1.0, 0, LATENT, ("grace_hopper",))
     grey = np.full((16, 64, 64, 3), 128, np.uint8)
     broken = CalibrationSet(grey, encode(grey.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1), np.array(["grey"] * 16),
                             real.heldout_crops, real.heldout_sources)

@@ -15,6 +15,7 @@ from calibration.faces import find_faces, photo_sources, video_source
 from engines.config import EngineConfig
 from engines.profiles import load_networks
 from stream.alignment import AlignmentTemplate, align_face
+from shipped import LATENT
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = AlignmentTemplate.load(REPO / "models/default/alignment.json")
@@ -76,8 +77,8 @@ def test_people_are_split_whole_and_the_named_ones_held_out(faces):
 def test_set_is_mostly_real_and_survives_saving(faces, nets, tmp_path):
     encode, render = float_encode_render(nets)
     data = build_calibration_set(faces, TEMPLATE, encode, render, crops=40, renders=8, heldout=0.3, heldout_variants=2,
-                                 strength=1.0, seed=0, latent_dim=100, heldout_people=("grace_hopper",))
-    assert data.crops.shape == (40, 64, 64, 3) and data.latents.shape == (40, 100)
+                                 strength=1.0, seed=0, latent_dim=LATENT, heldout_people=("grace_hopper",))
+    assert data.crops.shape == (40, 64, 64, 3) and data.latents.shape == (40, LATENT)
     assert data.real_fraction == pytest.approx(32 / 40)
     assert np.allclose(data.latents, encode(data.images), atol=1e-5)  # the float encoder's latents of these very crops
     assert not set(data.meta["people_heldout"]) & {s for s in data.sources if not s.startswith("render#")}
@@ -97,4 +98,4 @@ def test_a_corrupt_set_file_names_the_fix(tmp_path):
 def test_one_person_cannot_be_held_out(faces):
     only = [f for f in faces if f.identity == "astronaut"]
     with pytest.raises(ValueError, match="only one person"):
-        build_calibration_set(only, TEMPLATE, lambda x: x, lambda z: z, 8, 0, 0.2, 1, 1.0, 0, 100)
+        build_calibration_set(only, TEMPLATE, lambda x: x, lambda z: z, 8, 0, 0.2, 1, 1.0, 0, LATENT)

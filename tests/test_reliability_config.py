@@ -105,7 +105,7 @@ def mapper_onnx(tmp_path_factory):
     mapper = L2LMapper(**header.config)
     load_state_into(mapper, sd, MAPPER)
     path = tmp_path_factory.mktemp("onnx") / "mapper.onnx"
-    export_onnx(mapper.eval(), {"latent": torch.randn(1, 100), "delta": torch.zeros(1, 6)}, ["latent_out"], path)
+    export_onnx(mapper.eval(), {"latent": torch.randn(1, mapper.latent_dim), "delta": torch.zeros(1, mapper.n_attributes)}, ["latent_out"], path)
     return path
 
 

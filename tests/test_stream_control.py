@@ -317,8 +317,8 @@ def test_presets_live_in_the_platforms_config_dir_and_bad_files_fail_clearly(tmp
 
 def test_keymap_binds_keys_to_presets(tmp_path):
     path = tmp_path / "keys.toml"
-    path.write_text('[preset]\nbearded = "p"\n[actions]\nreset = "r"\n')
-    assert load_keymap(path, tuple(ATTRIBUTES)) == {"p": "preset:bearded", "r": "reset"}
+    path.write_text('[preset]\nbearded = "p"\n[actions]\nreset = "r"\nquit = "q"\n')
+    assert load_keymap(path, tuple(ATTRIBUTES)) == {"p": "preset:bearded", "r": "reset", "q": "quit"}
     path.write_text('[preset]\n"../up" = "p"\n')
     with pytest.raises(KeymapError, match="preset names are"):
         load_keymap(path, tuple(ATTRIBUTES))

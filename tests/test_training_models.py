@@ -18,6 +18,7 @@ from training.mapper import attribute_range, mapper_losses
 from training.regressor import load_regressor
 from training.rendering import load_generator, render
 from training.report import load_mapper
+from shipped import LATENT
 
 MODELS = Path(__file__).resolve().parents[1] / "models/default"
 
@@ -51,11 +52,11 @@ def test_shipped_headers_name_the_attributes_and_label_units():
     assert len(header.extra["label_mean"]) == len(header.extra["label_std"]) == 6
     assert all(s > 0 for s in header.extra["label_std"]) and len(header.extra["training_commit"]) == 40
     _, enc = load_checkpoint(MODELS / "encoder.safetensors", "face_encoder")
-    assert (enc.profile, enc.resolution, enc.latent_shape) == ("default", 64, [100])
+    assert (enc.profile, enc.resolution, enc.latent_shape) == ("default", 64, [LATENT])
 
 
 def test_shipped_mapper_is_the_identity_at_zero_delta(nets):
-    w = torch.randn(64, 100, generator=torch.Generator().manual_seed(5))
+    w = torch.randn(64, LATENT, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         same = nets["mapper"](w, torch.zeros(64, 6))
         moved = nets["mapper"](w, torch.eye(6).repeat(11, 1)[:64] * 1.5)
@@ -64,7 +65,7 @@ def test_shipped_mapper_is_the_identity_at_zero_delta(nets):
 
 
 def test_shipped_mapper_moves_the_regressed_attribute_it_is_asked_for(nets):
-    w = torch.randn(256, 100, generator=torch.Generator().manual_seed(6))
+    w = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(6))
     with torch.no_grad():
         before = nets["regressor"](w)
         for k in range(6):
@@ -76,11 +77,11 @@ def test_shipped_mapper_moves_the_regressed_attribute_it_is_asked_for(nets):
 
 def test_shipped_encoder_inverts_renders_and_keeps_identity(nets):
     g = nets["generator"]
-    z = torch.randn(32, 100, generator=torch.Generator().manual_seed(7))
+    z = torch.randn(32, LATENT, generator=torch.Generator().manual_seed(7))
     faces = render(g, z)
     with torch.no_grad():
         again = g(nets["encoder"](faces))
-        stranger = g(torch.randn(32, 100, generator=torch.Generator().manual_seed(8)))
+        stranger = g(torch.randn(32, LATENT, generator=torch.Generator().manual_seed(8)))
     own_error = (again - faces).abs().mean()
     stranger_error = (stranger - faces).abs().mean()
     assert own_error < 0.6 * stranger_error
@@ -108,9 +109,9 @@ def _single_term_step(module, loss_of, distance=1e-3):
 def test_one_mapper_step_lowers_each_loss(nets):
     emb = _embedder(nets)
     rng = torch.Generator().manual_seed(9)
-    w = torch.randn(32, 100, generator=rng)
+    w = torch.randn(32, LATENT, generator=rng)
     delta, asked = sample_deltas(32, 6, 2.0, 0.3, rng)
-    span = attribute_range(nets["regressor"], 100, 6, 0)
+    span = attribute_range(nets["regressor"], LATENT, 6, 0)
     names = mapper_losses(nets["mapper"], nets["regressor"], nets["generator"], emb, w, delta, asked, span, 8)
     assert set(names) == {"attribute", "preserve", "cycle", "zero", "neighbourhood", "identity"}
     for name in names:
@@ -121,7 +122,7 @@ def test_one_mapper_step_lowers_each_loss(nets):
 
 def test_one_encoder_step_lowers_each_loss(nets):
     emb = _embedder(nets)
-    z = torch.randn(16, 100, generator=torch.Generator().manual_seed(10))
+    z = torch.randn(16, LATENT, generator=torch.Generator().manual_seed(10))
     faces = render(nets["generator"], z)
     names = encoder_losses(nets["encoder"], nets["generator"], z, faces, faces, emb)
     assert set(names) == {"latent", "pixel", "prior", "identity"}

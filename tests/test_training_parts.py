@@ -18,6 +18,7 @@ from training.losses import attribute_losses, sample_deltas
 from training.regressor import label_order
 from training.rendering import from_uint8, load_generator, render, to_uint8
 from training.resume import load_state, save_state
+from shipped import LATENT
 
 GENERATOR = Path(__file__).resolve().parents[1] / "models/default/generator.safetensors"
 
@@ -29,7 +30,7 @@ def generator():
 
 
 def test_augmentations_degrade_renders_within_range_and_zero_strength_is_identity(generator):
-    faces = render(generator, torch.randn(8, 100, generator=torch.Generator().manual_seed(0)))
+    faces = render(generator, torch.randn(8, LATENT, generator=torch.Generator().manual_seed(0)))
     assert torch.equal(augment_faces(faces, 0.0, torch.Generator().manual_seed(1)), faces)
     a = augment_faces(faces, 1.0, torch.Generator().manual_seed(1))
     b = augment_faces(faces, 1.0, torch.Generator().manual_seed(1))
@@ -40,7 +41,7 @@ def test_augmentations_degrade_renders_within_range_and_zero_strength_is_identit
 
 
 def test_uint8_round_trip_of_renders(generator):
-    faces = render(generator, torch.randn(2, 100, generator=torch.Generator().manual_seed(0)))
+    faces = render(generator, torch.randn(2, LATENT, generator=torch.Generator().manual_seed(0)))
     pixels = to_uint8(faces)
     assert pixels.dtype == np.uint8 and pixels.shape == (2, 64, 64, 3)
     assert (from_uint8(pixels) - faces).abs().max() <= 1 / 127.5 + 1e-6

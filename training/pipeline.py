@@ -10,6 +10,12 @@ from training.rendering import load_generator
 from training.resume import saved_step
 
 
+def framing(cfg: TrainConfig) -> Path | None:
+    """The alignment template of the generator's faces (beside the generator file), None when there is none."""
+    path = Path(cfg.generator).parent / "alignment.json"
+    return path if path.is_file() else None
+
+
 def stage_output(stage: str, cfg: TrainConfig) -> Path:
     """The file a stage produces; its presence marks the stage done."""
     return {
@@ -60,12 +66,12 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
         from training.regressor import load_regressor
 
         regressor, stats = load_regressor(stage_output("regressor", cfg))
-        embedder = load_identity_embedder(cfg.out_dir / "alignment.json") if cfg.mapper.identity_weight > 0 else None
+        embedder = load_identity_embedder(framing(cfg)) if cfg.mapper.identity_weight > 0 else None
         losses = train_mapper(cfg.mapper, regressor, stats, generator, embedder, out, state, cfg.seed, extra)
         return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
     from training.encoder import train_encoder
 
-    embedder = load_identity_embedder(cfg.out_dir / "alignment.json") if cfg.encoder.identity_weight > 0 else None
+    embedder = load_identity_embedder(framing(cfg)) if cfg.encoder.identity_weight > 0 else None
     losses = train_encoder(cfg.encoder, generator, embedder, out, state, cfg.seed, extra)
     return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
 
