@@ -44,7 +44,8 @@ def test_uint8_round_trip_of_renders(generator):
     faces = render(generator, torch.randn(2, LATENT, generator=torch.Generator().manual_seed(0)))
     pixels = to_uint8(faces)
     assert pixels.dtype == np.uint8 and pixels.shape == (2, 64, 64, 3)
-    assert (from_uint8(pixels) - faces).abs().max() <= 1 / 127.5 + 1e-6
+    # to_uint8 clips to the displayable range (the StyleGAN2 renders, unlike the DCGAN's tanh, can leave it)
+    assert (from_uint8(pixels) - faces.clamp(-1, 1)).abs().max() <= 1 / 127.5 + 1e-6
 
 
 def test_dataset_is_labelled_cached_in_chunks_and_resumes(generator, tmp_path):
