@@ -12,6 +12,15 @@ import numpy as np
 from stream.one_euro import OneEuroFilter
 
 
+def rgb_at_most(frame_bgr: np.ndarray, width: int) -> np.ndarray:
+    """The frame as RGB, area-downscaled when it is wider than `width` (mediapipe's coordinates are relative)."""
+    h, w = frame_bgr.shape[:2]
+    scale = min(1.0, width / w)
+    small = frame_bgr if scale == 1.0 else cv2.resize(frame_bgr, (round(w * scale), round(h * scale)),
+                                                       interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
 @dataclass
 class FaceTrack:
     """One face in one frame: a stable id and its 468 smoothed landmarks in frame pixels (x, y)."""
@@ -84,10 +93,7 @@ class SmallFaceFinder:
     def boxes(self, frame_bgr: np.ndarray) -> list[tuple[float, float, float, float]]:
         """x, y, w, h in frame pixels of each face the full-range detector finds."""
         h, w = frame_bgr.shape[:2]
-        scale = min(1.0, self.detect_width / w)
-        small = frame_bgr if scale == 1.0 else cv2.resize(frame_bgr, (round(w * scale), round(h * scale)),
-                                                           interpolation=cv2.INTER_AREA)
-        result = self._detector.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        result = self._detector.process(rgb_at_most(frame_bgr, self.detect_width))
         boxes = []
         for det in (result.detections or [])[: self.max_faces]:
             b = det.location_data.relative_bounding_box
@@ -151,10 +157,7 @@ class FaceTracker:
     def raw_landmarks(self, frame_bgr: np.ndarray) -> list[np.ndarray]:
         """Unsmoothed (468, 2) landmarks in frame pixels of every face the mesh finds."""
         h, w = frame_bgr.shape[:2]
-        scale = min(1.0, self.mesh_width / w)
-        small = frame_bgr if scale == 1.0 else cv2.resize(frame_bgr, (round(w * scale), round(h * scale)),
-                                                           interpolation=cv2.INTER_AREA)
-        result = self._mesh.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        result = self._mesh.process(rgb_at_most(frame_bgr, self.mesh_width))
         faces = []
         for face in result.multi_face_landmarks or []:
             pts = np.array([(p.x, p.y) for p in face.landmark], dtype=np.float64)
