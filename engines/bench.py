@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -103,6 +104,16 @@ def ort_gpu_missing(backends: list[str]) -> dict[str, str]:
     return {"ort-gpu": f"onnxruntime {ort.__version__} lacks {' and '.join(missing)} (ort ran on {ran_on}); {fix}"}
 
 
+def check_writable(path: Path) -> None:
+    """Create the report's folder and prove the file can be written, with one line naming the fix if not."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise EngineError(f"--json {path}: cannot be written ({e.strerror or e}); pass a writable path") from None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run.py bench", description=__doc__)
     add_engine_args(parser)
@@ -122,6 +133,12 @@ def main(argv: list[str]) -> int:
     if random_sg2:
         args.profile = None
     try:
+        cores = os.cpu_count() or 1
+        if not 1 <= args.threads <= cores:
+            raise EngineError(f"--threads {args.threads}: use 1 to this machine's {cores} cores")
+        if args.warmup < 0 or args.repeats < 1:
+            raise EngineError(f"--warmup {args.warmup} --repeats {args.repeats}: use --warmup 0 or more and --repeats 1 or more")
+        check_writable(args.json)  # before minutes of timing, not after
         config = engine_config_from_args(args)
         random_sg2 = random_sg2 and config.e4e_checkpoint is None
         if random_sg2 and args.resolution not in (256, 512, 1024):
@@ -134,7 +151,7 @@ def main(argv: list[str]) -> int:
         report = run_bench(nets, config, args.backends, args.networks, args.warmup, args.repeats)
     except (CheckpointError, EngineError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     report["setup"] = {
         "command": "python run.py bench " + " ".join(argv),
         "profile": nets.profile,
@@ -154,9 +171,12 @@ def main(argv: list[str]) -> int:
         "ort_providers": ort.get_available_providers(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=1))
     _print_table(report)
+    try:
+        args.json.write_text(json.dumps(report, indent=1))
+    except OSError as e:
+        print(f"error: cannot write {args.json} ({e.strerror or e}); pass a writable --json path", file=sys.stderr)
+        return 2
     print(f"wrote {args.json}")
     failed = [f"{name}/{backend}" for name, by in report["errors"].items() for backend in by]
     if failed:

@@ -138,6 +138,9 @@ def onnx_file(nets: NetworkSet, name: str, config: EngineConfig) -> Path:
     """The network's ONNX file under `<cache_dir>/onnx/`, exported now if absent or stale."""
     stem = f"{nets.profile}-{nets.resolution}-{name.replace('+', '_')}"
     path = onnx_dir(config) / f"{stem}-{nets.weights_key()}.onnx"
+    if path.is_file() and (problem := cached_onnx_problem(path, nets, name)) is not None:
+        print(f"warning: {path}: {problem}; exporting it again")
+        path.unlink()
     if not path.is_file():
         try:
             for stale in path.parent.glob(f"{stem}-*.onnx*"):  # older weights or code, their INT8 versions and verdicts
@@ -147,6 +150,21 @@ def onnx_file(nets: NetworkSet, name: str, config: EngineConfig) -> Path:
             raise EngineError(f"cannot write the ONNX cache {path} ({e.strerror or e}); set engine.cache_dir to a "
                               "writable folder") from None
     return path
+
+
+def cached_onnx_problem(path: Path, nets: NetworkSet, name: str) -> str | None:
+    """Why a cached ONNX file cannot be this network's (unreadable, other inputs or outputs), None when it fits."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception as e:  # protobuf raises its own DecodeError; any failure means the file is not usable
+        return f"not a readable ONNX file ({type(e).__name__})"
+    inputs = [i.name for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+    wanted = [s.name for s in nets.input_specs(name)]
+    if inputs != wanted or len(graph.output) != len(GRAPH_OUTPUT_NAMES[name]):
+        return f"holds another network (inputs {inputs}, {len(graph.output)} outputs; {name} takes {wanted})"
+    return None
 
 
 def onnx_dir(config: EngineConfig) -> Path:

@@ -115,3 +115,23 @@ def test_a_render_that_is_not_finite_is_never_blended(tmp_path, recording_camera
         np.testing.assert_array_equal(out, src)  # raw, not a black rectangle over the face
     warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "NaN or infinite" in warnings[0]
+
+
+def test_a_cached_onnx_of_another_network_or_corrupt_is_exported_again(tmp_path, capsys):
+    import shutil
+
+    from engines.profiles import load_networks, onnx_file
+
+    cfg = EngineConfig(cache_dir=tmp_path / "cache", threads=1)
+    nets = load_networks(cfg)
+    editor = onnx_file(nets, "mapper+generator", cfg)
+    shutil.copy(onnx_file(nets, "encoder", cfg), editor)  # a valid ONNX file, but of the encoder
+    assert onnx_file(nets, "mapper+generator", cfg) == editor
+    assert "holds another network" in capsys.readouterr().out
+    editor.write_bytes(b"\x00not onnx")
+    onnx_file(nets, "mapper+generator", cfg)
+    assert "not a readable ONNX file" in capsys.readouterr().out
+    engines = load_engines(EngineConfig(cache_dir=tmp_path / "cache", threads=1, backend="ort"), verbose=False)
+    out = engines.editor({"latent": np.zeros((1, *engines.latent_shape), np.float32),
+                          "delta": np.zeros((1, len(engines.attributes)), np.float32)})
+    assert set(out) == {"original", "edited"} and np.isfinite(out["edited"]).all()

@@ -89,3 +89,17 @@ def test_the_shipped_keymap_and_template_still_load(capsys, clip):
     assert main_demo(["--input", str(clip), "--output", "", "--report", "", "--engine", "torch",
                       "--keymap", str(REPO / "stream/keymap.toml"),
                       "--set", f'stream.alignment="{REPO / "models/default/alignment.json"}"']) == 0
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--threads", "-1"], "--threads -1: use 1 to this machine's"),
+    (["--threads", "100000"], "--threads 100000: use 1 to this machine's"),
+    (["--json", "/proc/no/bench.json"], "--json /proc/no/bench.json: cannot be written"),
+    (["--repeats", "0"], "--repeats 0: use"),
+])
+def test_bench_mistakes_are_one_line_before_any_timing(capsys, argv, expected):
+    from engines.bench import main as bench
+
+    assert bench(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
