@@ -10,14 +10,14 @@ from pathlib import Path
 
 import torch
 
-from engines.checkpoint import CheckpointError
+from engines.checkpoint import CheckpointError, read_header
 from engines.config import REPO_ROOT, resolve_path
 from engines.engine import EngineError
 from settings import ConfigError, Settings, load_settings
 from stream.alignment import AlignmentError, AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
-from stream.edit_state import EditError, EditState, parse_edits
+from stream.edit_state import ATTRIBUTES, EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
 from stream.presets import PresetBook, PresetError, user_config_dir
 from stream.pipeline import StageFailure
@@ -187,6 +187,13 @@ def start_control(settings: Settings, controls: Controls, presets: PresetBook, s
     return server
 
 
+def mapper_attributes(settings: Settings) -> tuple[str, ...]:
+    """The attributes the configured mapper edits, from its header alone (nothing is built)."""
+    engine = settings.engine
+    path = engine.stylegan2_mapper if engine.profile == "stylegan2" else engine.mapper
+    return tuple(read_header(resolve_path(path)).attributes) or ATTRIBUTES
+
+
 def run_stream(args: argparse.Namespace, demo: bool) -> int:
     settings = settings_from(args, demo)
     cfg = settings.stream
@@ -195,6 +202,8 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
         settings.engine.threads = 1
     torch.set_num_threads(1)
     check_output_paths(args, cfg.input, demo)
+    if args.edit:  # a typo in --edit should not wait for the engines to load
+        parse_edits(args.edit, mapper_attributes(settings))
     if wants_preview(cfg.preview) and (problem := display_problem()) is not None:
         raise SinkError(f"{problem}, so no preview window; run with --no-preview, or set DISPLAY (e.g. xvfb-run)")
     source = VideoSource(cfg.input or cfg.camera, cfg.width, cfg.height)

@@ -103,3 +103,10 @@ def test_bench_mistakes_are_one_line_before_any_timing(capsys, argv, expected):
     assert bench(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+
+
+@pytest.mark.parametrize("edit, expected", [("agee=1", "--edit 'agee=1'"), ("age=nan", "--edit 'age=nan'")])
+def test_a_bad_edit_is_one_line_before_the_engines_load(capsys, clip, tmp_path, edit, expected):
+    cache = tmp_path / "cache"
+    assert expected in demo_error(capsys, clip, "--edit", edit, "--set", f'engine.cache_dir="{cache}"')
+    assert not cache.exists()  # no network was exported or built
