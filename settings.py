@@ -47,6 +47,7 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"config file {path}: invalid TOML ({e})") from None
         check_config_model_paths(data, str(path))
+        check_config_file_paths(data, str(path))
         _apply(settings, data, str(path))
     for item in overrides or []:
         key, sep, value = item.partition("=")
@@ -59,6 +60,27 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
         _apply(settings, nested, "override")
     settings.validate()
     return settings
+
+
+# Other files and folders a config file may name: they must stay inside this project or the current directory,
+# so a shared or downloaded config cannot make LiveL2L read or write anywhere on the machine.
+CONFIG_FILE_PATHS = (("stream", "keymap"), ("stream", "alignment"), ("engine", "cache_dir"))
+
+
+def check_config_file_paths(data: dict, where: str) -> None:
+    import os
+
+    from engines.config import REPO_ROOT, resolve_path
+
+    roots = [REPO_ROOT, Path.cwd()]
+    for section, key in CONFIG_FILE_PATHS:
+        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        if not isinstance(value, str):
+            continue  # absent, or of the wrong type: the type check names it
+        path = Path(os.path.normpath(resolve_path(Path(value)).absolute()))
+        if not any(path.is_relative_to(root) for root in roots):
+            raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside this project and the current folder; "
+                              f"move it there, or pass it on the command line (--set {section}.{key}=PATH)")
 
 
 def _is_toml_value(text: str) -> bool:

@@ -110,3 +110,14 @@ def test_a_bad_edit_is_one_line_before_the_engines_load(capsys, clip, tmp_path, 
     cache = tmp_path / "cache"
     assert expected in demo_error(capsys, clip, "--edit", edit, "--set", f'engine.cache_dir="{cache}"')
     assert not cache.exists()  # no network was exported or built
+
+
+@pytest.mark.parametrize("toml, expected", [
+    ('[stream]\nkeymap = "/etc/passwd"\n', "stream.keymap = '/etc/passwd' is outside this project"),
+    ('[stream]\nalignment = "/etc/hosts"\n', "stream.alignment = '/etc/hosts' is outside this project"),
+    ('[engine]\ncache_dir = "/var/tmp/elsewhere"\n', "engine.cache_dir = '/var/tmp/elsewhere' is outside this project"),
+])
+def test_a_config_file_cannot_point_at_files_outside_the_project(capsys, clip, tmp_path, toml, expected):
+    config = tmp_path / "settings.toml"
+    config.write_text(toml)
+    assert expected in demo_error(capsys, clip, "--config", str(config))
