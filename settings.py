@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import types
 import typing
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration.config import CalibrationConfig
-from engines.config import EngineConfig, check_config_model_paths
+from engines.config import MODEL_FIELDS, REPO_ROOT, EngineConfig, resolve_path
 from stream.config import StreamConfig
 from stream.control_config import ControlConfig
 from training.config import TrainConfig
@@ -46,7 +47,6 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
             data = tomllib.loads(path.read_text())
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"config file {path}: invalid TOML ({e})") from None
-        check_config_model_paths(data, str(path))
         check_config_file_paths(data, str(path))
         _apply(settings, data, str(path))
     for item in overrides or []:
@@ -62,25 +62,32 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
     return settings
 
 
-# Other files and folders a config file may name: they must stay inside this project or the current directory,
-# so a shared or downloaded config cannot make LiveL2L read or write anywhere on the machine.
-CONFIG_FILE_PATHS = (("stream", "keymap"), ("stream", "alignment"), ("engine", "cache_dir"))
+# Paths a config file may name, and where they must stay, so a shared or downloaded config cannot make
+# LiveL2L load or write anywhere on the machine. Paths typed on the command line (--set, --e4e) are the user's
+# own choice and are not checked.
+CONFIG_FILE_PATHS = (*((("engine", name), "models") for name in MODEL_FIELDS),
+                     (("stream", "keymap"), "project"), (("stream", "alignment"), "project"),
+                     (("engine", "cache_dir"), "project"))
 
 
 def check_config_file_paths(data: dict, where: str) -> None:
-    import os
-
-    from engines.config import REPO_ROOT, resolve_path
-
-    roots = [REPO_ROOT, Path.cwd()]
-    for section, key in CONFIG_FILE_PATHS:
-        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+    """Model files must be under a models/ folder (the repo's or the current directory's), other files and
+    folders inside the repo or the current directory; checked lexically, so a symlink the user placed there
+    is theirs to make."""
+    roots = {"models": [REPO_ROOT / "models", Path.cwd() / "models"], "project": [REPO_ROOT, Path.cwd()]}
+    for (section, key), kind in CONFIG_FILE_PATHS:
+        table = data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
         if not isinstance(value, str):
             continue  # absent, or of the wrong type: the type check names it
         path = Path(os.path.normpath(resolve_path(Path(value)).absolute()))
-        if not any(path.is_relative_to(root) for root in roots):
-            raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside this project and the current folder; "
-                              f"move it there, or pass it on the command line (--set {section}.{key}=PATH)")
+        if any(path.is_relative_to(root) for root in roots[kind]):
+            continue
+        if kind == "models":
+            raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside the models folder; put the file under "
+                              f"models/ and point to it there, or pass it on the command line (--set {section}.{key}=PATH)")
+        raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside this project and the current folder; "
+                          f"move it there, or pass it on the command line (--set {section}.{key}=PATH)")
 
 
 def _is_toml_value(text: str) -> bool:

@@ -74,27 +74,6 @@ def torch_cuda_precision(config: EngineConfig, network: str) -> str:
     return "fp32" if config.precision == "fp32" else "auto"
 
 
-def check_config_model_paths(config_file: dict, where: str) -> None:
-    """Model paths written in a config file must stay inside a models/ folder (the repo's or the current
-    directory's): a shared or downloaded config cannot point the loader at any file on the machine.
-    Paths the user types on the command line (--set, --e4e) are the user's own choice and are not checked."""
-    from settings import ConfigError
-
-    section = config_file.get("engine")
-    if not isinstance(section, dict):
-        return  # no engine table: nothing to check (a wrong type is named by the type check)
-    allowed = [REPO_ROOT / "models", Path.cwd() / "models"]
-    for name in MODEL_FIELDS:
-        value = section.get(name)
-        if not isinstance(value, str):
-            continue  # absent, or of the wrong type: the type check names it
-        # Lexical, not resolve(): a symlink the user placed under models/ is theirs to make.
-        path = Path(os.path.normpath(resolve_path(Path(value)).absolute()))
-        if not any(path.is_relative_to(root) for root in allowed):
-            raise ConfigError(f"{where}: engine.{name} = {value!r} is outside the models folder; put the file under "
-                              f"models/ and point to it there, or pass it on the command line (--set engine.{name}=PATH)")
-
-
 def resolve_path(path: Path) -> Path:
     """A configured path: absolute as is; relative from the current directory if it exists there, else the repo root."""
     path = Path(path).expanduser()

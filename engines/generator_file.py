@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, read_header
