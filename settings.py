@@ -36,8 +36,10 @@ class Settings:
                 check()
 
 
-def load_settings(path: str | Path | None = None, overrides: list[str] | None = None) -> Settings:
-    """Defaults, then the TOML file, then `section.key=value` overrides; validated once."""
+def load_settings(path: str | Path | None = None, overrides: list[str] | None = None,
+                  flags: dict[str, object] | None = None) -> Settings:
+    """Defaults, then the TOML file, then `section.key=value` overrides, then `flags` ({"section.key": value}
+    from a command's own flags, typed values used as they are, never parsed as TOML text); validated once."""
     settings = Settings()
     if path is not None:
         path = Path(path)
@@ -58,6 +60,12 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
         for p in reversed(parents):
             nested = {p: nested}
         _apply(settings, nested, "override")
+    for key, value in (flags or {}).items():
+        *parents, leaf = key.split(".")
+        nested = {leaf: value}
+        for p in reversed(parents):
+            nested = {p: nested}
+        _apply(settings, nested, "flag")
     settings.validate()
     return settings
 

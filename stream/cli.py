@@ -63,34 +63,31 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace, demo: bool) -> Settings:
-    """Defaults < --config TOML < --set overrides < dedicated flags."""
-    overrides = list(args.set)
+    """Defaults < --config TOML < --set overrides < dedicated flags (passed as typed values, so a Windows path or
+    a quote in a file name arrives exactly as typed)."""
+    flags: dict[str, object] = {}
     for flag, key in (("faces", "stream.faces"), ("blend", "stream.blend"), ("engine", "engine.backend"),
-                      ("profile", "engine.profile"), ("e4e", "engine.e4e_checkpoint"), ("keymap", "stream.keymap")):
+                      ("profile", "engine.profile"), ("e4e", "engine.e4e_checkpoint"), ("keymap", "stream.keymap"),
+                      ("control_host", "control.host"), ("control_token", "control.token"),
+                      ("control_port", "control.port")):
         value = getattr(args, flag)
         if value is not None:
-            overrides.append(f'{key}="{value}"')
-    for flag, key in (("control_host", "control.host"), ("control_token", "control.token")):
-        value = getattr(args, flag)
-        if value is not None:
-            overrides.append(f'{key}="{value}"')
-    if args.control_port is not None:
-        overrides.append(f"control.port={args.control_port}")
+            flags[key] = str(value) if isinstance(value, Path) else value
     if args.control is not None:
-        overrides.append(f'control.enabled="{"on" if args.control else "off"}"')
+        flags["control.enabled"] = "on" if args.control else "off"
     if args.trust_pickle:
-        overrides.append("engine.trust_pickle=true")
+        flags["engine.trust_pickle"] = True
     if not demo and args.camera is not None:
-        overrides.append(f"stream.camera={args.camera}")
+        flags["stream.camera"] = args.camera
     if args.input:
-        overrides.append(f'stream.input="{args.input}"')
+        flags["stream.input"] = args.input
     for flag, key in (("preview", "stream.preview"), ("virtualcam", "stream.virtualcam")):
         value = getattr(args, flag)
         if value is not None:
-            overrides.append(f'{key}="{"on" if value else "off"}"')
+            flags[key] = "on" if value else "off"
         elif demo:
-            overrides.append(f'{key}="off"')
-    return load_settings(args.config, overrides)
+            flags[key] = "off"
+    return load_settings(args.config, list(args.set), flags)
 
 
 def alignment_template(settings: Settings, resolution: int) -> AlignmentTemplate:

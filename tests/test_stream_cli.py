@@ -91,3 +91,12 @@ def test_max_faces_policy():
     assert load_settings(None, ['stream.faces="all"']).stream.max_faces() is None
     assert load_settings(None, []).stream.max_faces() == 1
     assert np.isfinite(load_settings(None, []).stream.feather)
+
+
+@pytest.mark.parametrize("path", [r"C:\Users\me\clip.mp4", '/tmp/a "quoted"\tname.mp4', "/tmp/it's.mp4"])
+def test_an_input_path_reaches_the_error_exactly_as_typed(capsys, path):
+    from stream.cli import main_demo
+
+    assert main_demo(["--input", path, "--output", "", "--report", ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot open {path};" in err[0]
