@@ -11,7 +11,6 @@ encoded training faces (`w_mean`, `w_chol` in the shipped file). EMA copies of G
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from contextlib import nullcontext
@@ -22,8 +21,6 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from engines.checkpoint import CheckpointHeader, save_checkpoint
@@ -35,6 +32,7 @@ from training.config import GeneratorConfig
 from training.diffaugment import diff_augment
 from training.discriminator import Discriminator
 from training.face_folder import load_faces, to_float
+from training.resume import load_states, save_states
 
 DATA_LICENCE = ("trained on UTKFace (Zhang, Song, Qi, CVPR 2017): non-commercial research use only; "
                 "these weights inherit that restriction")
@@ -72,33 +70,10 @@ class TrainState:
         self.step = 0
 
     def save(self, path: Path) -> None:
-        tensors = {}
-        for name, net in self.nets.items():
-            tensors.update({f"{name}.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()})
-        for name, opt in self.opts.items():
-            for index, slot in opt.state_dict()["state"].items():
-                tensors.update({f"opt_{name}.{index}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in slot.items()})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file(tensors, str(tmp), metadata={"step": json.dumps(self.step)})
-        tmp.replace(path)
+        save_states(path, self.nets, {f"opt_{k}": v for k, v in self.opts.items()}, self.step)
 
     def load(self, path: Path) -> None:
-        with safe_open(str(path), "pt") as f:
-            self.step = int(json.loads(f.metadata()["step"]))
-        device = next(self.nets["g"].parameters()).device
-        tensors = load_file(str(path), device=str(device))
-        for name, net in self.nets.items():
-            prefix = f"{name}."
-            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-        for name, opt in self.opts.items():
-            slots: dict[int, dict[str, torch.Tensor]] = {}
-            prefix = f"opt_{name}."
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    index, field_name = key[len(prefix):].split(".", 1)
-                    slots.setdefault(int(index), {})[field_name] = value
-            opt.load_state_dict({"state": slots, "param_groups": opt.state_dict()["param_groups"]})
+        self.step = load_states(path, self.nets, {f"opt_{k}": v for k, v in self.opts.items()})
 
 
 def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
