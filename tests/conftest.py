@@ -17,6 +17,27 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="module")
+def engines():
+    """The shipped default profile on the torch backend, one thread: what the pipeline tests run."""
+    from engines.config import EngineConfig
+    from engines.profiles import load_engines
+
+    return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
+
+
+@pytest.fixture(scope="module")
+def face():
+    """A tilted webcam frame of the astronaut, its mesh landmarks, and its aligned crop with the frame→crop affine."""
+    from stream.alignment import AlignmentTemplate, align_face, face_keypoints
+    from stream_media import TEMPLATE, astronaut_bgr, mesh_landmarks, webcam_frame
+
+    frame = webcam_frame(astronaut_bgr(), angle=6.0)
+    (landmarks,) = mesh_landmarks(frame)
+    crop, m = align_face(frame, face_keypoints(landmarks), AlignmentTemplate.load(TEMPLATE))
+    return frame, landmarks, crop, m
+
+
 @pytest.fixture
 def recording_camera():
     """Frames a virtual camera on the BACKEND test backend receives during one test."""

@@ -18,7 +18,8 @@ from engines.mapper import L2LMapper
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "models/default/generator.safetensors"
-LATENT = read_header(GENERATOR).latent_shape[0]  # the shipped generator's latent width
+LATENT = read_header(GENERATOR).latent_shape[0]
+PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}  # threads a live run starts  # the shipped generator's latent width
 TEMPLATE = REPO / "models/default/alignment.json"
 BACKEND = "livel2l-test"  # the pyvirtualcam backend name RecordingCamera is registered under
 DEMO_CLIP = REPO / "assets/demo_face.mp4"

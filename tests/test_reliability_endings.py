@@ -13,11 +13,9 @@ import threading
 import time
 
 import pytest
-from stream_media import BACKEND, REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, virtualcam_flags
+from stream_media import BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, virtualcam_flags
 from stream_media import webcam_frame, write_video
 
-from engines.config import EngineConfig
-from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate
 from stream.capture import OFFLINE_GIVE_UP_S, VideoSource
 from stream.cli import main_demo, main_live
@@ -27,15 +25,9 @@ from stream.keymap import load_keymap
 from stream.session import Controls, Session
 from stream.sinks import VirtualCameraSink
 
-PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}
 FPS = 15
 
 pytestmark = pytest.mark.usefixtures("recording_camera")
-
-
-@pytest.fixture(scope="module")
-def engines():
-    return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:

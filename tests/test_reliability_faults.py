@@ -13,8 +13,6 @@ from reliability_media import FailingEngine, crowd_frame, damage_mjpeg_frames, h
 from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
                           read_video, virtualcam_flags, webcam_frame, write_video)
 
-from engines.config import EngineConfig
-from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.capture import VideoSource
@@ -130,11 +128,6 @@ def test_a_head_turned_to_extreme_yaw_and_back(tmp_path):
 def cv2_perspective(points: np.ndarray, h: np.ndarray) -> np.ndarray:
     p = np.c_[points, np.ones(len(points))] @ h.T
     return p[:, :2] / p[:, 2:]
-
-
-@pytest.fixture(scope="module")
-def engines():
-    return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
 
 
 def session(engines, clip, **engine_faults) -> Session:

@@ -14,10 +14,8 @@ import time
 
 import numpy as np
 import pytest
-from stream_media import BACKEND, REPO, TEMPLATE, moving_face_clip, read_video, virtualcam_flags, write_video
+from stream_media import BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, moving_face_clip, read_video, virtualcam_flags, write_video
 
-from engines.config import EngineConfig
-from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
 from stream.cli import main_demo
@@ -27,12 +25,6 @@ from stream.keymap import load_keymap
 from stream.session import Controls, Session
 from stream.sinks import VideoFileSink, VirtualCameraSink
 
-PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}
-
-
-@pytest.fixture(scope="module")
-def engines():
-    return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
 
 
 @pytest.fixture(scope="module")

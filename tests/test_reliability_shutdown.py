@@ -14,11 +14,9 @@ import time
 import numpy as np
 import pytest
 from reliability_media import FailingEngine
-from stream_media import BACKEND, RecordingCamera, virtualcam_flags
+from stream_media import BACKEND, PIPELINE_THREADS, RecordingCamera, virtualcam_flags
 from stream_media import REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, webcam_frame, write_video
 
-from engines.config import EngineConfig
-from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
 from stream.config import StreamConfig
@@ -28,16 +26,10 @@ from stream.pipeline import MAX_FAILED_IN_A_ROW
 from stream.session import Controls, Session
 from stream.sinks import VirtualCameraSink
 
-PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}
 FPS = 15
 
 
 pytestmark = pytest.mark.usefixtures("recording_camera")
-
-
-@pytest.fixture(scope="module")
-def engines():
-    return load_engines(EngineConfig(backend="torch", threads=1), verbose=False)
 
 
 def live_session(engines, spec: str, **engine_faults) -> Session:

@@ -2,21 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from stream_media import TEMPLATE, astronaut_bgr, hull_mask, mesh_landmarks, no_face_frame, webcam_frame
+from stream_media import hull_mask, no_face_frame
 
-from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.packet import Frame
 from stream.stages import BlendStage
-
-
-@pytest.fixture(scope="module")
-def face():
-    frame = webcam_frame(astronaut_bgr(), angle=6.0)
-    (landmarks,) = mesh_landmarks(frame)
-    crop, m = align_face(frame, face_keypoints(landmarks), AlignmentTemplate.load(TEMPLATE))
-    return frame, landmarks, crop, m
 
 
 def renders(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
-from stream_media import TEMPLATE, astronaut_bgr, hull_mask, mesh_landmarks, two_face_frame, webcam_frame
+from stream_media import TEMPLATE, hull_mask, mesh_landmarks, two_face_frame
 
 from stream.alignment import AlignmentTemplate, align_face, apply_affine, face_keypoints
 from stream.blending import blend_delta
@@ -14,14 +13,6 @@ from stream.face_tracker import FaceTrack
 from stream.packet import FaceWork, Frame
 from stream.stages import BlendStage
 from stream.warp_blend import WarpBlender, blend_warp, make_flow_estimator, render_flow, warp_edit
-
-
-@pytest.fixture(scope="module")
-def face():
-    frame = webcam_frame(astronaut_bgr(), angle=6.0)
-    (landmarks,) = mesh_landmarks(frame)
-    crop, m = align_face(frame, face_keypoints(landmarks), AlignmentTemplate.load(TEMPLATE))
-    return frame, landmarks, crop, m
 
 
 def shifted(image: np.ndarray, dx: float) -> np.ndarray:
