@@ -7,7 +7,9 @@ For the profile in --models and, side by side, a baseline profile folder (e.g. t
 - inversion of held-out real photos the way the live pipeline does it (face mesh → the profile's alignment
   template → encoder → generator): dlib 128-D distance (never used in training; < 0.6 = same person), PSNR
   and MobileFace cosine between the aligned photo and G(E(photo));
-- PNG sheets: samples, and photos above their reconstructions by each profile.
+- PNG sheets: samples, and photos above their reconstructions by each profile. The photos of that sheet come
+  from --sheet-photos (faces that may be published, e.g. the project's own test frames), never from --data:
+  a training set such as UTKFace must not end up in a committed picture.
 """
 from __future__ import annotations
 
@@ -106,6 +108,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/generator"))
     parser.add_argument("--samples", type=int, default=400, help="samples and held-out photos for KID")
     parser.add_argument("--dlib-faces", type=int, default=60, help="inversions judged by dlib (≈2 s a face here)")
+    parser.add_argument("--sheet-photos", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data",
+                        help="face photos that may be published, shown with their reconstructions (not --data)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -113,6 +117,7 @@ def main(argv: list[str]) -> int:
         profiles = {"new": Profile(args.models)} | ({"baseline": Profile(args.baseline)} if args.baseline else {})
         held = load_faces(args.data, 200, "heldout", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
         train = load_faces(args.data, 64, "train", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
+        shown = load_faces(args.sheet_photos, 200, "all", limit=8).images.permute(0, 2, 3, 1).numpy()
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -131,18 +136,19 @@ def main(argv: list[str]) -> int:
     floor_emb, floor_found = embed_chips(train, mesher, embedder)
     report = {"data": args.data.name, "heldout_photos": len(held), "real_vs_real": {
         "kid": kid(real_emb, floor_emb), "faces_found": round(float(floor_found.mean()), 3)}}
-    sheet_rows = [held64[:8]]
+    sheet_rows = []
     for name, profile in profiles.items():
         samples = profile.samples(args.samples, args.seed)
         emb, found = embed_chips(samples, mesher, embedder)
-        figures, aligned, again = inversion(profile, held[: max(args.dlib_faces, 100)], mesher, embedder, dlib_net, args.dlib_faces)
+        figures, _, _ = inversion(profile, held[: max(args.dlib_faces, 100)], mesher, embedder, dlib_net, args.dlib_faces)
         report[name] = {"folder": str(profile.folder), "resolution": profile.template.size,
                         "kid": kid(real_emb, emb), "faces_found": round(float(found.mean()), 3), "inversion": figures}
         cv2.imwrite(str(args.out / f"samples_{name}.png"), to_grid(from_uint8(samples[:64]))[:, :, ::-1])
-        size = 64
-        sheet_rows += [np.stack([cv2.resize(a, (size, size)) for a in aligned[:8]]),
-                       np.stack([cv2.resize(a, (size, size)) for a in again[:8]])]
-    cv2.imwrite(str(args.out / "reconstructions.png"), to_grid(from_uint8(np.concatenate(sheet_rows)))[:, :, ::-1])
+        aligned, _ = align_photos(shown, mesher, profile.template)
+        sheet_rows += [np.stack([cv2.resize(a, (64, 64)) for a in aligned]),
+                       np.stack([cv2.resize(a, (64, 64)) for a in profile.reconstruct(aligned)])]
+    cv2.imwrite(str(args.out / "reconstructions.png"),
+                to_grid(from_uint8(np.concatenate(sheet_rows)), columns=len(shown))[:, :, ::-1])
     report["seconds"] = round(time.time() - started)
     (args.out / "generator_report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
