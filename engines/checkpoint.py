@@ -134,7 +134,15 @@ def network_from_header(cls: type[torch.nn.Module], config: dict, path: str | Pa
     if unknown:
         raise CheckpointError(f"{path}: header config has unknown key {unknown[0]!r} for {cls.__name__}; "
                               f"known: {', '.join(params)}")
+    ranges = getattr(cls, "REAL_CONFIG", {})  # keys the class declares as real numbers, with their range
     for key, value in config.items():
+        if key in ranges:
+            low, high = ranges[key]
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                      or not low <= value <= high):
+                raise CheckpointError(f"{path}: header config {key} = {json.dumps(value)[:40]} must be a number "
+                                      f"from {low:g} to {high:g}")
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIMENSION:
             raise CheckpointError(f"{path}: header config {key} = {json.dumps(value)[:40]} must be a whole number "
                                   f"from 1 to {MAX_DIMENSION}")

@@ -21,7 +21,7 @@ from engines.mapper import L2LMapper
 from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
+ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw", "bald", "pitch")  # the project's fixed Δ order
 PIPELINE_NETWORKS = ("encoder", "mapper+generator")  # all the live pipeline runs per frame
 OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
 # Names inside the ONNX graphs: an output may not share an input's name.
@@ -41,6 +41,7 @@ class NetworkSet:
     latent_shape: tuple[int, ...]
     attributes: tuple[str, ...] = ATTRIBUTES
     weights: dict[str, str] = field(default_factory=dict)  # network → file it came from, or "random"
+    units: dict[str, tuple[float, str]] = field(default_factory=dict)  # attribute → what a strength of 1 asks: (12.3, "years")
 
     def module(self, name: str) -> nn.Module:
         if name == "mapper+generator":
@@ -91,6 +92,7 @@ class EngineSet:
     latent_shape: tuple[int, ...]
     backend: str
     profile: str
+    units: dict[str, tuple[float, str]] = field(default_factory=dict)  # attribute → what a strength of 1 asks
 
 
 def load_engines(config: EngineConfig, verbose: bool = True, networks: tuple[str, ...] = NETWORKS) -> EngineSet:
@@ -115,6 +117,7 @@ def load_engines(config: EngineConfig, verbose: bool = True, networks: tuple[str
         latent_shape=nets.latent_shape,
         backend=backend,
         profile=nets.profile,
+        units=nets.units,
     )
 
 
@@ -203,11 +206,23 @@ def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
         load_state_into(mapper, sd, map_path)
         attributes = tuple(map_head.attributes) or ATTRIBUTES
         weights["mapper"] = str(map_path)
+        units = strength_units(map_head.extra)
     else:
         mapper = L2LMapper(latent_dim=latent_dim, n_attributes=len(ATTRIBUTES))
         weights["mapper"] = "random"
+        units = {}
     _check_fit(encoder.latent_dim, mapper.latent_dim, latent_dim, len(attributes), mapper.n_attributes, weights)
-    return NetworkSet("default", encoder.eval(), mapper.eval(), generator.eval(), generator.size, (latent_dim,), attributes, weights)
+    return NetworkSet("default", encoder.eval(), mapper.eval(), generator.eval(), generator.size, (latent_dim,), attributes,
+                      weights, units)
+
+
+def strength_units(extra: dict) -> dict[str, tuple[float, str]]:
+    """attribute → (12.3, "years"): what a strength of 1 asks, from a mapper header's `units` (empty when absent)."""
+    out = {}
+    for name, unit in (extra.get("units") or {}).items():
+        if isinstance(unit, dict) and isinstance(unit.get("per_step"), (int, float)) and isinstance(unit.get("unit"), str):
+            out[str(name)] = (float(unit["per_step"]), unit["unit"][:20])
+    return out
 
 
 def _check_fit(enc_dim: int, map_dim: int, gen_dim: int, n_attr: int, map_attr: int, weights: dict[str, str]) -> None:

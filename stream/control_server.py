@@ -112,7 +112,9 @@ class ControlServer:
         s = self.state
         version = s.version
         attributes = [{"name": a, "strength": s.strength[a], "on": s.enabled[a],
-                       "value": s.strength[a] if s.enabled[a] else 0.0} for a in s.attributes]
+                       "value": s.strength[a] if s.enabled[a] else 0.0,
+                       "per_step": s.units[a][0] if a in s.units else None,
+                       "unit": s.units[a][1] if a in s.units else None} for a in s.attributes]
         return {"version": version, "attributes": attributes, "max_strength": MAX_STRENGTH, "bypass": s.bypass,
                 "selected": s.selected, "preset": self.presets.active(s), "presets": self.presets.names(),
                 **self.status()}

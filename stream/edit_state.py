@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
+ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw", "bald", "pitch")
 MAX_STRENGTH = 3.0  # std of the attribute; the mapper is trained to ±2 and breaks down well beyond
 
 
@@ -38,8 +38,10 @@ class EditState:
     A toggled attribute ramps to its strength over `ramp_frames` frames instead of jumping."""
 
     def __init__(self, attributes: tuple[str, ...] = ATTRIBUTES, initial: dict[str, float] | None = None,
-                 ramp_frames: int = 6, strength_step: float = 0.25, default_strength: float = 1.0):
+                 ramp_frames: int = 6, strength_step: float = 0.25, default_strength: float = 1.0,
+                 units: dict[str, tuple[float, str]] | None = None):
         self.attributes = attributes
+        self.units = dict(units or {})  # attribute → (label change per strength 1, its unit), from the mapper
         self.ramp_frames = ramp_frames
         self.strength_step = strength_step
         self._lock = threading.Lock()
@@ -73,6 +75,14 @@ class EditState:
     def active(self) -> dict[str, float]:
         """Attributes switched on, with their strengths."""
         return {a: self.strength[a] for a in self.attributes if self.enabled[a]}
+
+    def describe(self, attribute: str, strength: float) -> str:
+        """'age +2.00 (≈ +24.7 years)': a strength with what it asks of the face, when the mapper says."""
+        text = f"{attribute} {strength:+.2f}"
+        if attribute in self.units:
+            per_step, unit = self.units[attribute]
+            text += f" (≈ {strength * per_step:+.3g} {unit})"
+        return text
 
     def apply(self, action: str) -> None:
         """Run one named action: toggle:<attr>, select:<attr>, stronger, weaker, reset, bypass, quit."""

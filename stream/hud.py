@@ -5,11 +5,12 @@ import cv2
 import numpy as np
 
 
-def draw_hud(frame: np.ndarray, fps: float, latency_ms: float, stage_ms: dict[str, float], active: dict[str, float],
+def draw_hud(frame: np.ndarray, fps: float, latency_ms: float, stage_ms: dict[str, float], active: list[str],
              bypass: bool, selected: str) -> np.ndarray:
-    """A copy of the frame with fps, latency, per-stage milliseconds and the active edits, top left."""
+    """A copy of the frame with fps, latency, per-stage milliseconds and the active edits (one text each, e.g.
+    EditState.describe's 'age +2.00 (≈ +24.7 years)'), top left."""
     out = frame.copy()
-    edits = "BYPASS" if bypass else (", ".join(f"{k} {v:+.2f}" for k, v in active.items()) or "no edits")
+    edits = "BYPASS" if bypass else (", ".join(active) or "no edits")
     lines = [f"{fps:5.1f} fps  {latency_ms:4.0f} ms   selected: {selected}", edits,
              " ".join(f"{k[:3]} {v:.1f}" for k, v in stage_ms.items())]
     scale = max(0.45, frame.shape[1] / 1400)

@@ -109,7 +109,9 @@ class Session:
         if self.preview is not None:
             stats = self.pipeline.stats
             self.preview.overlay = lambda img: draw_hud(img, stats.recent_fps(), stats.recent_latency_ms(),
-                                                        stats.recent_stage_ms(), state.active(), state.bypass,
+                                                        stats.recent_stage_ms(),
+                                                        [state.describe(a, v) for a, v in state.active().items()],
+                                                        state.bypass,
                                                         state.selected)
 
     def on_frame(self, frame: Frame) -> None:

@@ -48,8 +48,8 @@ def _embedder(nets):
 
 def test_shipped_headers_name_the_attributes_and_label_units():
     _, header = load_checkpoint(MODELS / "mapper.safetensors", "l2l_mapper")
-    assert header.attributes == list(ATTRIBUTES) and header.config["n_attributes"] == 6
-    assert len(header.extra["label_mean"]) == len(header.extra["label_std"]) == 6
+    assert header.attributes == list(ATTRIBUTES) and header.config["n_attributes"] == len(ATTRIBUTES) == 8
+    assert len(header.extra["label_mean"]) == len(header.extra["label_std"]) == 8
     assert all(s > 0 for s in header.extra["label_std"]) and len(header.extra["training_commit"]) == 40
     _, enc = load_checkpoint(MODELS / "encoder.safetensors", "face_encoder")
     assert (enc.profile, enc.resolution, enc.latent_shape) == ("default", 64, [LATENT])
@@ -58,8 +58,8 @@ def test_shipped_headers_name_the_attributes_and_label_units():
 def test_shipped_mapper_is_the_identity_at_zero_delta(nets):
     w = torch.randn(64, LATENT, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
-        same = nets["mapper"](w, torch.zeros(64, 6))
-        moved = nets["mapper"](w, torch.eye(6).repeat(11, 1)[:64] * 1.5)
+        same = nets["mapper"](w, torch.zeros(64, len(ATTRIBUTES)))
+        moved = nets["mapper"](w, torch.eye(len(ATTRIBUTES)).repeat(8, 1)[:64] * 1.5)
     assert ((same - w).norm(dim=1) / w.norm(dim=1)).mean() < 0.03
     assert (moved - w).norm(dim=1).mean() > 10 * (same - w).norm(dim=1).mean()
 
@@ -68,10 +68,11 @@ def test_shipped_mapper_moves_the_regressed_attribute_it_is_asked_for(nets):
     w = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(6))
     with torch.no_grad():
         before = nets["regressor"](w)
-        for k in range(6):
-            delta = torch.zeros(256, 6)
+        n = len(ATTRIBUTES)
+        for k in range(n):
+            delta = torch.zeros(256, n)
             delta[:, k] = torch.where(before[:, k] > 0, -1.0, 1.0)
-            change = (nets["regressor"](nets["mapper"](w, delta)) - before)[:, :6] * delta
+            change = (nets["regressor"](nets["mapper"](w, delta)) - before)[:, :n] * delta
             assert change[:, k].mean() > 0.5, ATTRIBUTES[k]
 
 
@@ -110,8 +111,8 @@ def test_one_mapper_step_lowers_each_loss(nets):
     emb = _embedder(nets)
     rng = torch.Generator().manual_seed(9)
     w = torch.randn(32, LATENT, generator=rng)
-    delta, asked = sample_deltas(32, 6, 2.0, 0.3, rng)
-    span = attribute_range(nets["regressor"], LATENT, 6, 0)
+    delta, asked = sample_deltas(32, len(ATTRIBUTES), 2.0, 0.3, rng)
+    span = attribute_range(nets["regressor"], LATENT, len(ATTRIBUTES), 0)
     names = mapper_losses(nets["mapper"], nets["regressor"], nets["generator"], emb, w, delta, asked, span, 8)
     assert set(names) == {"attribute", "preserve", "cycle", "zero", "neighbourhood", "identity"}
     for name in names:

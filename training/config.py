@@ -4,7 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
+ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw", "bald", "pitch")
+# What each attribute's label is measured in; one step of Δ is one standard deviation of the label over renders.
+LABEL_UNITS = {"age": "years", "gender": "P(male)", "beard": "P(beard)", "glasses": "P(glasses)",
+               "smile": "smile score", "yaw": "degrees", "bald": "P(bald)", "pitch": "degrees"}
 
 
 @dataclass
@@ -60,7 +63,7 @@ class MapperConfig:
     steps: int = 3000
     batch: int = 256
     lr: float = 1e-3
-    max_delta: float = 2.0  # largest asked change, in label standard deviations
+    max_delta: float = 3.0  # largest asked change, in label standard deviations (the sliders' end; beyond it Δ saturates)
     pair_fraction: float = 0.3  # share of samples that ask two attributes at once
     attribute_weight: float = 1.0
     preserve_weight: float = 1.0  # attributes not asked must stay (the disentangling half of the attribute loss)
@@ -70,6 +73,9 @@ class MapperConfig:
     neighbourhood_weight: float = 0.05
     identity_batch: int = 8  # the embedder term runs on this many rows of each batch (it renders)
     identity_every: int = 2  # ... on every n-th step
+    on_face_weight: float = 1.0  # age and gender read by the real recognisers on real faces with the edit blended in
+    on_face_batch: int = 16  # real faces per step for that term (0 turns it off); needs train.data
+    on_face_photos: int = 3000  # training photos of train.data aligned and encoded for it (cached)
     checkpoint_every: int = 500
 
 

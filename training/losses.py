@@ -55,3 +55,30 @@ def sample_deltas(
     size = 0.25 + torch.rand(batch, n_attributes, generator=rng) * (max_delta - 0.25)
     sign = torch.where(torch.rand(batch, n_attributes, generator=rng) < 0.5, -1.0, 1.0)
     return size * sign * asked, asked
+
+
+def on_face_losses(
+    before: tuple[torch.Tensor, torch.Tensor],
+    after: tuple[torch.Tensor, torch.Tensor],
+    delta: torch.Tensor,
+    asked: torch.Tensor,
+    units: tuple[float, float],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reach, preserve) of age and gender read by the real recognisers on real faces with the edit blended in.
+
+    before/after: (age in years, P(male)) of the camera face and of the composite; delta/asked: (B, 2) columns
+    of age and gender, Δ in units (years per unit, P(male) per unit). Age lands at before + Δ·unit (kept in
+    1…90 years); gender is judged in logits, its target P(male) kept in 0.02…0.98 so a +2 on a confident man
+    asks for what a face can show. Unasked columns should not move."""
+    age0, male0 = before
+    age1, male1 = after
+    age_target = (age0 + delta[:, 0] * units[0]).clamp(1.0, 90.0)
+    male_target = (male0 + delta[:, 1] * units[1]).clamp(0.02, 0.98)
+    logit = lambda p: torch.logit(p.clamp(1e-4, 1 - 1e-4))  # noqa: E731
+    errors = torch.stack([(age1 - age_target) / units[0], (logit(male1) - logit(male_target)) / 2], dim=1)
+    drift = torch.stack([(age1 - age0) / units[0], (logit(male1) - logit(male0)) / 2], dim=1)
+    asked = asked.float()
+    reach = (errors.pow(2) * asked).sum() / asked.sum().clamp(min=1)
+    keep = 1 - asked
+    preserve = (drift.pow(2) * keep).sum() / keep.sum().clamp(min=1)
+    return reach, preserve

@@ -1,18 +1,21 @@
 """Stage 3: train the Latent-to-Latent mapper f(w, Δ) against the frozen regressor, generator and face embedder."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from engines.checkpoint import CheckpointHeader, save_checkpoint
 from engines.dcgan import DCGANGenerator
 from engines.mapper import L2LMapper
-from training.config import ATTRIBUTES, MapperConfig
-from training.losses import attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, sample_deltas
+from training.config import ATTRIBUTES, LABEL_UNITS, MapperConfig
+from training.losses import (attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, on_face_losses,
+                             sample_deltas)
+from training.real_faces import RealFaces
 from training.regressor import LatentRegressor
 from training.resume import load_state, save_state
 from training.schedule import cosine_lr, descend, step_generator
@@ -48,6 +51,36 @@ def mapper_losses(
     return losses
 
 
+@dataclass
+class OnFace:
+    """The on-face half of the attribute loss: real faces, the differentiable age/gender recognisers, and the
+    units (years, P(male) per Δ unit) Δ is measured in."""
+
+    faces: RealFaces
+    judge: torch.nn.Module
+    units: tuple[float, float]
+
+
+def on_face_terms(mapper: L2LMapper, generator: torch.nn.Module, on_face: OnFace, rows: int, k: int,
+                  max_delta: float, pair_fraction: float, rng: torch.Generator) -> dict[str, torch.Tensor]:
+    """Age and gender asked of `rows` real faces, judged on the face with G(f(w, Δ)) − G(w) added, as the live
+    delta blend adds it. Every row asks age or gender (sometimes with a second attribute)."""
+    index = torch.randint(len(on_face.faces), (rows,), generator=rng)
+    crops, latents, geometry = on_face.faces.batch(index)
+    delta, asked = sample_deltas(rows, 2, max_delta, 0.0, rng)
+    extra_delta, extra_asked = sample_deltas(rows, k, max_delta, 0.0, rng)
+    pair = (torch.rand(rows, generator=rng) < pair_fraction)[:, None] & extra_asked
+    pair[:, :2] = False
+    full = torch.cat([delta, torch.zeros(rows, k - 2)], dim=1) + extra_delta * pair
+    with torch.no_grad():
+        original = generator(latents)
+        before = on_face.judge(crops, geometry)
+    change = generator(mapper(latents, full)) - original
+    composite = (crops + F.interpolate(change, size=crops.shape[-1], mode="bilinear", align_corners=False)).clamp(-1, 1)
+    reach, preserve = on_face_losses(before, on_face.judge(composite, geometry), delta, asked, on_face.units)
+    return {"on_face": reach, "on_face_preserve": preserve}
+
+
 def train_mapper(
     cfg: MapperConfig,
     regressor: LatentRegressor,
@@ -58,11 +91,13 @@ def train_mapper(
     state_path: Path,
     seed: int,
     extra: dict,
+    on_face: OnFace | None = None,
 ) -> dict[str, float]:
     """Train (or resume) the mapper on fresh latents from the generator's prior, then write the checkpoint."""
     torch.manual_seed(seed)
     k = len(ATTRIBUTES)
-    kwargs = {"latent_dim": generator.latent_dim, "n_attributes": k, "hidden": cfg.hidden, "depth": cfg.depth}
+    kwargs = {"latent_dim": generator.latent_dim, "n_attributes": k, "hidden": cfg.hidden, "depth": cfg.depth,
+              "max_delta": cfg.max_delta}
     mapper = L2LMapper(**kwargs)
     optimizer = torch.optim.Adam(mapper.parameters(), lr=cfg.lr)
     start = load_state(state_path, mapper, optimizer)
@@ -74,6 +109,8 @@ def train_mapper(
         "zero": cfg.zero_weight,
         "neighbourhood": cfg.neighbourhood_weight,
         "identity": cfg.identity_weight,
+        "on_face": cfg.on_face_weight,
+        "on_face_preserve": cfg.on_face_weight * cfg.preserve_weight,
     }
     last: dict[str, float] = {}
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="mapper", dynamic_ncols=True)
@@ -83,6 +120,9 @@ def train_mapper(
         delta, asked = sample_deltas(cfg.batch, k, cfg.max_delta, cfg.pair_fraction, rng)
         rows = cfg.identity_batch if cfg.identity_every and step % cfg.identity_every == 0 else 0
         losses = mapper_losses(mapper, regressor, generator, embedder, latents, delta, asked, label_range, rows)
+        if on_face is not None and cfg.on_face_batch > 0:
+            losses.update(on_face_terms(mapper, generator, on_face, cfg.on_face_batch, k, cfg.max_delta,
+                                        cfg.pair_fraction, rng))
         total = sum(weights[name] * value for name, value in losses.items())
         descend(optimizer, total, cosine_lr(cfg.lr, step, cfg.steps))
         last.update({name: float(value.detach()) for name, value in losses.items()})
@@ -90,7 +130,8 @@ def train_mapper(
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(state_path, mapper, optimizer, step + 1)
     save_mapper(out_path, mapper, kwargs, regressor_stats, {**extra, "train": asdict(cfg), "final_losses": last,
-                                                    "identity_loss": embedder is not None})
+                                                    "identity_loss": embedder is not None,
+                                                    "on_face_loss": on_face is not None})
     return last
 
 
@@ -112,6 +153,8 @@ def save_mapper(path: Path, mapper: L2LMapper, kwargs: dict, regressor_stats: di
         attributes=list(ATTRIBUTES),
         config=dict(kwargs),
         extra={**extra, "label_mean": np.round(regressor_stats["label_mean"][:k], 6).tolist(),
-               "label_std": np.round(regressor_stats["label_std"][:k], 6).tolist()},
+               "label_std": np.round(regressor_stats["label_std"][:k], 6).tolist(),
+               "units": {a: {"per_step": round(float(regressor_stats["label_std"][i]), 4), "unit": LABEL_UNITS[a]}
+                         for i, a in enumerate(ATTRIBUTES)}},
     )
     save_checkpoint(path, mapper.state_dict(), header)

@@ -67,7 +67,8 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
 
         regressor, stats = load_regressor(stage_output("regressor", cfg))
         embedder = load_identity_embedder(framing(cfg)) if cfg.mapper.identity_weight > 0 else None
-        losses = train_mapper(cfg.mapper, regressor, stats, generator, embedder, out, state, cfg.seed, extra)
+        on_face = load_on_face(cfg, stats)
+        losses = train_mapper(cfg.mapper, regressor, stats, generator, embedder, out, state, cfg.seed, extra, on_face)
         return f"wrote {out}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
     from training.encoder import train_encoder
 
@@ -105,3 +106,39 @@ def run_generator_stage(cfg: TrainConfig, out: Path, state: Path, force: bool, c
     logs = train_generator(cfg.generator_training, cfg.data, out, encoder, state, cfg.cache_dir / "generator_samples",
                            cfg.seed, "default", {"training_commit": commit, "seed": cfg.seed, "data": cfg.data.name})
     return f"wrote {out} and {encoder}; last losses " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
+
+
+def load_on_face(cfg: TrainConfig, regressor_stats: dict):
+    """The mapper's on-face loss parts (real faces of train.data, the differentiable age/gender recognisers,
+    Δ units from the render labels' spread), or None when train.data is unset or the term is off."""
+    if cfg.data is None or cfg.mapper.on_face_batch == 0 or cfg.mapper.on_face_weight == 0:
+        print("mapper: no train.data (--data): training without the on-face age/gender term")
+        return None
+    from engines.checkpoint import load_checkpoint, load_state_into
+    from engines.face_encoder import FaceEncoder
+    from recognisers.age_gender_torch import AgeGenderTorch
+    from stream.alignment import AlignmentTemplate
+    from training.config import ATTRIBUTES
+    from training.mapper import OnFace
+    from training.real_faces import build_real_faces, load_real_faces, save_real_faces
+
+    if ATTRIBUTES[:2] != ("age", "gender"):
+        raise ValueError(f"the on-face term reads age and gender as the first two attributes, not {ATTRIBUTES[:2]}")
+    encoder_path = cfg.out_dir / "encoder.safetensors"
+    template = framing(cfg)
+    if template is None or not encoder_path.is_file():
+        print("mapper: no encoder or alignment.json beside the generator: training without the on-face term")
+        return None
+    tensors, head = load_checkpoint(encoder_path, "face_encoder")
+    encoder = FaceEncoder(**head.config)
+    load_state_into(encoder, tensors, encoder_path)
+    encoder.eval()
+    st = encoder_path.stat()
+    source = f"{Path(cfg.data).resolve()}|{cfg.mapper.on_face_photos}|{st.st_size}:{st.st_mtime_ns}"
+    path = cfg.cache_dir / "real_faces.npz"
+    faces = load_real_faces(path, source)
+    if faces is None:
+        faces = build_real_faces(Path(cfg.data), AlignmentTemplate.load(template), encoder, cfg.mapper.on_face_photos)
+        save_real_faces(path, faces, source)
+    std = regressor_stats["label_std"]
+    return OnFace(faces, AgeGenderTorch(), (float(std[0]), float(std[1])))

@@ -27,6 +27,11 @@ async function api(method, path, body) {
 
 function signed(x) { return (x > 0 ? "+" : x < 0 ? "\u2212" : "\u2007") + Math.abs(x).toFixed(2); }
 
+// "+2.00 (≈ +24.7 years)": the strength and what it asks of the face, when the model says its unit.
+function shown(a, value) {
+  return a.unit ? signed(value) + " (\u2248 " + signed(value * a.per_step) + " " + a.unit + ")" : signed(value);
+}
+
 function buildRows(state) {
   const box = $("attributes");
   box.replaceChildren();
@@ -47,6 +52,7 @@ function buildRows(state) {
     slider.max = state.max_strength;
     slider.step = 0.05;
     slider.setAttribute("aria-label", a.name + " strength");
+    if (a.unit) slider.title = "1 step = " + a.per_step.toPrecision(3) + " " + a.unit;
     const output = document.createElement("output");
     let lastSent = 0, timer = null, releaseTimer = null;
     const send = () => {
@@ -56,7 +62,7 @@ function buildRows(state) {
     };
     slider.addEventListener("input", () => {
       slider.dataset.busy = "1";
-      output.textContent = signed(Number(slider.value));
+      output.textContent = shown(a, Number(slider.value));
       if (timer === null) timer = setTimeout(send, Math.max(0, SEND_EVERY_MS - (Date.now() - lastSent)));
     });
     slider.addEventListener("change", () => {
@@ -81,7 +87,7 @@ function render(state) {
     r.toggle.classList.toggle("selected", a.name === state.selected);
     if (!r.slider.dataset.busy) {  // never pull a slider from under the user's finger
       r.slider.value = a.value;
-      r.output.textContent = signed(a.value);
+      r.output.textContent = shown(a, a.value);
     }
   }
   $("bypass").setAttribute("aria-pressed", String(state.bypass));
