@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration.config import CalibrationConfig
-from engines.config import MODEL_FIELDS, REPO_ROOT, EngineConfig, resolve_path
+from engines.config import MODEL_FIELDS, EngineConfig
+from errors import ConfigError
+from project import REPO_ROOT, resolve_path
 from stream.config import StreamConfig
 from stream.control_config import ControlConfig
 from training.config import TrainConfig
-
-
-class ConfigError(ValueError):
-    """A configuration value is unknown or of the wrong type."""
 
 
 @dataclass

@@ -13,11 +13,12 @@ from calibration.config import QUANTISABLE
 from calibration.dataset import save_grid
 from calibration.report import summary_lines, write_report
 from engines.checkpoint import CheckpointError
-from engines.config import resolve_path
 from engines.engine import EngineError
 from engines.engine_args import add_engine_args
 from engines.profiles import load_networks
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from project import resolve_path
+from settings import load_settings
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,7 @@ from torch import nn
 
 from engines.backends import choose_backend, make_engine
 from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file, network_from_header
-from engines.config import NETWORKS, EngineConfig, resolve_path
+from engines.config import NETWORKS, EngineConfig
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
 from engines.engine import Engine, EngineError, TensorSpec
@@ -20,8 +20,8 @@ from engines.generator_file import load_generator_file
 from engines.mapper import L2LMapper
 from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
+from project import ATTRIBUTES, resolve_path
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")  # the project's fixed Δ order
 PIPELINE_NETWORKS = ("encoder", "mapper+generator")  # all the live pipeline runs per frame
 OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
 # Names inside the ONNX graphs: an output may not share an input's name.

@@ -11,22 +11,22 @@ from pathlib import Path
 import torch
 
 from engines.checkpoint import CheckpointError, read_header
-from engines.config import REPO_ROOT, resolve_path
 from engines.engine import EngineError
-from settings import ConfigError, Settings, load_settings
+from errors import ConfigError
+from project import ATTRIBUTES, DEMO_CLIP, resolve_path
+from settings import Settings, load_settings
 from stream.alignment import AlignmentError, AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
-from stream.edit_state import ATTRIBUTES, EditError, EditState, parse_edits
+from stream.edit_state import EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
-from stream.presets import PresetBook, PresetError, user_config_dir
 from stream.pipeline import StageFailure
+from stream.presets import PresetBook, PresetError, user_config_dir
 from stream.run_stats import write_report
-from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_problem
 from stream.session import Controls, Session
+from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_problem
 from stream.terminal_keys import TerminalKeys
 
-DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
 DEMO_OUTPUT = "out/demo.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
 USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, ControlError, EditError, EngineError,

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from errors import ConfigError
+
 
 MAX_FACES = 8  # the face mesh is opened for at most this many faces ('all' is this many too)
 # Bounds every number must keep: the largest frame a camera gives, rates a camera and a filter can have.
@@ -44,9 +46,7 @@ class StreamConfig:
     reconnect_max_s: float = 5.0  # longest wait between camera reconnect attempts
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         faces = self.faces
         if faces not in ("largest", "all") and not (faces.isascii() and faces.isdecimal() and 1 <= int(faces) <= MAX_FACES):
             raise ConfigError(f"stream.faces = {faces!r}; use largest, all or a number of faces from 1 to {MAX_FACES}")

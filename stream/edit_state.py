@@ -6,7 +6,8 @@ import threading
 
 import numpy as np
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
+from project import ATTRIBUTES
+
 MAX_STRENGTH = 3.0  # std of the attribute; the mapper is trained to ±2 and breaks down well beyond
 
 

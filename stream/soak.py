@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from project import REPO_ROOT
 from stream.run_stats import WINDOW
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 EDGE_POINTS = 3  # history points averaged for "start" and "end" (3000 frames each)
 WARM_UP_POINTS = 1  # the first 1000 frames load and warm up the engines and the face mesh: not "start"
 STARTUP_S = 10.0  # outside samples before this are imports and model loading, not the running stream

@@ -15,15 +15,16 @@ from engines.checkpoint import CheckpointHeader, read_header, save_checkpoint
 from engines.config import EngineConfig
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
+from project import ATTRIBUTES as PROJECT_ATTRIBUTES
+from project import DEMO_CLIP, REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 GENERATOR = REPO / "models/default/generator.safetensors"
-LATENT = read_header(GENERATOR).latent_shape[0]
-PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}  # threads a live run starts  # the shipped generator's latent width
+LATENT = read_header(GENERATOR).latent_shape[0]  # the shipped generator's latent width
+PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}  # threads a live run starts
 TEMPLATE = REPO / "models/default/alignment.json"
 BACKEND = "livel2l-test"  # the pyvirtualcam backend name RecordingCamera is registered under
-DEMO_CLIP = REPO / "assets/demo_face.mp4"
-ATTRIBUTES = ["age", "gender", "beard", "glasses", "smile", "yaw"]
+ATTRIBUTES = list(PROJECT_ATTRIBUTES)
 
 
 def astronaut_bgr() -> np.ndarray:

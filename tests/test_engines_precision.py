@@ -14,7 +14,8 @@ from engines.config import TORCH_PRECISIONS, EngineConfig, torch_cuda_precision
 from engines.precision import fastest_precision
 from engines.profiles import OUTPUT_NAMES, onnx_file, random_stylegan2
 from engines.torch_engine import TorchEngine
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

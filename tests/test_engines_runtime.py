@@ -22,7 +22,8 @@ from engines.profiles import OUTPUT_NAMES, build_engine, load_networks, onnx_fil
 from engines.stylegan2 import Generator
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
 from engines.torch_engine import TorchEngine, prepare_module
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -118,7 +118,7 @@ def test_extra_onnx_head_reproduces_the_builtin_gender(photos):
 
 
 def test_bad_extra_head_config_is_one_clear_line():
-    from settings import ConfigError
+    from errors import ConfigError
 
     with pytest.raises(ConfigError, match="does not exist"):
         LabellerConfig(extra=[{"path": "models/recognisers/nope.onnx", "outputs": {"x": 0}}]).validate()

@@ -13,7 +13,8 @@ from stream_media import REPO, moving_face_clip, write_video
 from engines.checkpoint import CheckpointError, load_torch_file
 from engines.e4e import load_e4e
 from engines.profiles import load_rosinality_generator
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 from stream.cli import main_demo
 
 

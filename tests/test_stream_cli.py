@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from stream_media import engine_flags, moving_face_clip, write_engine_checkpoints, write_video
 
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 from stream.cli import main_demo, main_live
 from stream.sinks import V4L2_FIX
 

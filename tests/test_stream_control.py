@@ -23,7 +23,8 @@ from stream_media import (ATTRIBUTES, REPO, TEMPLATE, astronaut_bgr, engine_flag
                           webcam_frame, write_engine_checkpoints, write_video)
 
 from engines.profiles import load_engines
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
 from stream.cli import main_demo, main_live

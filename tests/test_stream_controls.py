@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from stream_media import REPO, engine_flags, moving_face_clip, write_engine_checkpoints, write_video
 
-from stream.edit_state import ATTRIBUTES, EditError, EditState, parse_edits
+from project import ATTRIBUTES
+from stream.edit_state import EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
 
 

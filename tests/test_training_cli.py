@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from project import ATTRIBUTES
 from training.cli import main_eval, main_train
-from training.config import ATTRIBUTES
 from training.frozen import load_identity_embedder
 from training.resume import saved_step
 

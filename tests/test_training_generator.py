@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from engines.checkpoint import read_header
+from engines.config import EngineConfig
 from engines.generator_file import load_generator_file
 from engines.profiles import load_networks
-from engines.config import EngineConfig
 from engines.standard_latent import encoder_on_standard_latent, generator_on_standard_latent
 from recognisers_faces import astronaut_photo, lfw_photos
 from training.cli import main_train

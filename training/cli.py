@@ -51,7 +51,7 @@ def main_train(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, help="folder of aligned real face photos for the generator stage "
                         "(train.data), e.g. UTKFace's aligned & cropped faces")
     args = parser.parse_args(argv)
-    from settings import ConfigError
+    from errors import ConfigError
 
     try:
         cfg = _settings(args)
@@ -96,7 +96,7 @@ def main_eval(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.video or args.videos:
         return main_video_eval(args)
-    from settings import ConfigError
+    from errors import ConfigError
 
     if args.faces is not None:
         args.set.append(f"eval.faces={args.faces}")
@@ -123,7 +123,8 @@ def main_video_eval(args: argparse.Namespace) -> int:
     """`run.py eval --video CLIP | --videos DIR`; --set takes SECTION.KEY=VALUE here (engine., stream.)."""
     from engines.checkpoint import CheckpointError
     from engines.engine import EngineError
-    from settings import ConfigError, load_settings
+    from errors import ConfigError
+    from settings import load_settings
 
     try:
         overrides = list(args.set) + ([f'stream.blend="{args.blend}"'] if args.blend else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw")
+from errors import ConfigError
 
 
 @dataclass
@@ -114,9 +114,7 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         if self.threads < 1:
             raise ConfigError(f"train.threads = {self.threads}; use 1 or more")
         for name in ("generator_training", "dataset", "regressor", "mapper", "encoder", "eval"):

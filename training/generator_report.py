@@ -26,6 +26,7 @@ import torch
 from engines.checkpoint import load_checkpoint, load_state_into
 from engines.face_encoder import FaceEncoder
 from engines.generator_file import load_generator_file
+from project import REPO_ROOT
 from recognisers.face_chip import extract_chips
 from recognisers.face_mesh import FaceMesher
 from recognisers.identity import IdentityEmbedder
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/generator"))
     parser.add_argument("--samples", type=int, default=400, help="samples and held-out photos for KID")
     parser.add_argument("--dlib-faces", type=int, default=60, help="inversions judged by dlib (≈2 s a face here)")
-    parser.add_argument("--sheet-photos", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data",
+    parser.add_argument("--sheet-photos", type=Path, default=REPO_ROOT / "tests/data",
                         help="face photos that may be published, shown with their reconstructions (not --data)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

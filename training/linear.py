@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from engines.checkpoint import CheckpointHeader, load_checkpoint, save_checkpoint
-from training.config import ATTRIBUTES
+from project import ATTRIBUTES
 
 
 def fit_directions(latents: np.ndarray, labels: dict[str, np.ndarray]) -> np.ndarray:

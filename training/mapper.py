@@ -11,7 +11,8 @@ from tqdm import tqdm
 from engines.checkpoint import CheckpointHeader, save_checkpoint
 from engines.dcgan import DCGANGenerator
 from engines.mapper import L2LMapper
-from training.config import ATTRIBUTES, MapperConfig
+from project import ATTRIBUTES
+from training.config import MapperConfig
 from training.losses import attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, sample_deltas
 from training.regressor import LatentRegressor
 from training.resume import load_state, save_state

@@ -98,7 +98,7 @@ def run_generator_stage(cfg: TrainConfig, out: Path, state: Path, force: bool, c
     elif trained_steps(out) >= steps:
         return f"done already: {out} ({trained_steps(out)} steps; --force to redo)"
     if cfg.data is None:
-        from settings import ConfigError
+        from errors import ConfigError
 
         raise ConfigError("the generator stage needs real face photos: pass --data DIR (a folder of aligned faces, e.g. UTKFace)")
     encoder = stage_output("encoder", cfg)
