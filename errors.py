@@ -9,3 +9,11 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A configuration value is unknown or of the wrong type."""
+
+
+class MissingFileError(UserError, FileNotFoundError):
+    """A file or folder the user named, or an earlier step should have made, is not there (or cannot be read)."""
+
+
+class MissingPackageError(UserError, ImportError):
+    """An optional package a command needs is not installed; the message names the pip extra."""

@@ -26,7 +26,7 @@ from engines.engine_cache import EngineCache
 from engines.onnx_export import file_sha256, int8_path
 from engines.profiles import NetworkSet, build_engine, onnx_file
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
-from project import DEMO_CLIP, REPO_ROOT, resolve_path
+from project import DEMO_CLIP, resolve_path
 from stream.alignment import AlignmentTemplate
 from stream.stages import run_batched
 

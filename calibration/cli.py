@@ -12,11 +12,8 @@ from calibration.calibrate import environment, gate_networks, load_or_build_set,
 from calibration.config import QUANTISABLE
 from calibration.dataset import save_grid
 from calibration.report import summary_lines, write_report
-from engines.checkpoint import CheckpointError
-from engines.engine import EngineError
 from engines.engine_args import add_engine_args
 from engines.profiles import load_networks
-from errors import ConfigError
 from project import resolve_path
 from settings import load_settings
 
@@ -31,12 +28,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-attributes", action="store_true", help="skip the labeller in the gate (faster; attribute change not measured)")
     parser.add_argument("--random-missing", action="store_true", help="random weights where a default-profile file is absent (development only)")
     parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime CPU threads")
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (CheckpointError, ConfigError, EngineError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run(parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
+from errors import UserError
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -36,5 +38,5 @@ class Engine(Protocol):
     def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
-class EngineError(RuntimeError):
+class EngineError(UserError, RuntimeError):
     """An engine could not be built, loaded or run; the message names the network, backend and fix."""

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from engines.checkpoint import CheckpointError
-from engines.engine import EngineError
 from engines.engine_args import add_engine_args, engine_config_from_args
 from engines.profiles import NETWORKS, load_networks, onnx_file
 
@@ -15,12 +12,8 @@ def main(argv: list[str]) -> int:
     add_engine_args(parser)
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
     args = parser.parse_args(argv)
-    try:
-        config = engine_config_from_args(args)
-        nets = load_networks(config)
-        for name in args.networks:
-            print(f"{name}: {onnx_file(nets, name, config)}")
-    except (CheckpointError, EngineError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    config = engine_config_from_args(args)
+    nets = load_networks(config)
+    for name in args.networks:
+        print(f"{name}: {onnx_file(nets, name, config)}")
     return 0

@@ -8,13 +8,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import UserError
+
 # Face-mesh indices of the eye corners and mouth corners (image-left eye first for a frontal face).
 EYE_A = (33, 133)
 EYE_B = (362, 263)
 MOUTH = (61, 291)
 
 
-class AlignmentError(ValueError):
+class AlignmentError(UserError, ValueError):
     """An alignment template file is unreadable or malformed."""
 
 

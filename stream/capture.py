@@ -9,13 +9,14 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from errors import UserError
 from stream.packet import Frame
 
 
 OFFLINE_GIVE_UP_S = 10.0  # an offline run's looped file that vanished may come back within this
 
 
-class CaptureError(RuntimeError):
+class CaptureError(UserError, RuntimeError):
     """The source cannot be opened; the message says which and how to fix it."""
 
 

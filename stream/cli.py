@@ -10,18 +10,16 @@ from pathlib import Path
 
 import torch
 
-from engines.checkpoint import CheckpointError, read_header
-from engines.engine import EngineError
+from engines.checkpoint import read_header
 from errors import ConfigError
 from project import ATTRIBUTES, DEMO_CLIP, resolve_path
 from settings import Settings, load_settings
-from stream.alignment import AlignmentError, AlignmentTemplate
+from stream.alignment import AlignmentTemplate
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
-from stream.edit_state import EditError, EditState, parse_edits
-from stream.keymap import KeymapError, load_keymap
-from stream.pipeline import StageFailure
-from stream.presets import PresetBook, PresetError, user_config_dir
+from stream.edit_state import EditState, parse_edits
+from stream.keymap import load_keymap
+from stream.presets import PresetBook, user_config_dir
 from stream.run_stats import write_report
 from stream.session import Controls, Session
 from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_problem
@@ -29,8 +27,6 @@ from stream.terminal_keys import TerminalKeys
 
 DEMO_OUTPUT = "out/demo.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
-USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, ControlError, EditError, EngineError,
-               KeymapError, PresetError, SinkError, StageFailure)
 OUTPUT_FAILED = 3  # the run went to its end, but a sink or the report failed on the way (see run.py)
 
 
@@ -300,24 +296,13 @@ class StopOnSignals:
             signal.signal(s, handler)
 
 
-def guarded(args: argparse.Namespace, demo: bool) -> int:
-    """Run, turning a user's mistake into one line with the fix instead of a traceback."""
-    try:
-        return run_stream(args, demo)
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
 def main_live(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python run.py live", description="edit a webcam live")
     parser.add_argument("--camera", type=int, help="webcam index (default 0)")
     parser.add_argument("--input", help="a video file or URL instead of a webcam")
     parser.add_argument("--loop", action="store_true", help="restart a video file input at its end")
     add_common_flags(parser)
-    return guarded(parser.parse_args(argv), demo=False)
+    return run_stream(parser.parse_args(argv), demo=False)
 
 
 def main_demo(argv: list[str]) -> int:
@@ -332,4 +317,4 @@ def main_demo(argv: list[str]) -> int:
                         help="restart the clip at its end (a soak run: with --frames N, and --output '' to skip the file)")
     add_common_flags(parser)
     parser.set_defaults(output=DEMO_OUTPUT, report="out/demo_report.json")
-    return guarded(parser.parse_args(argv), demo=True)
+    return run_stream(parser.parse_args(argv), demo=True)

@@ -6,12 +6,13 @@ import threading
 
 import numpy as np
 
+from errors import UserError
 from project import ATTRIBUTES
 
 MAX_STRENGTH = 3.0  # std of the attribute; the mapper is trained to ±2 and breaks down well beyond
 
 
-class EditError(ValueError):
+class EditError(UserError, ValueError):
     """An --edit value is malformed."""
 
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from errors import UserError
 from stream.capture import CaptureThread
 from stream.packet import Frame
 from stream.run_stats import RunStats
@@ -23,7 +24,7 @@ END = None  # what a worker passes on when the stream is over
 MAX_FAILED_IN_A_ROW = 30  # about a second of frames: past this a failing stage stops an offline run
 
 
-class StageFailure(RuntimeError):
+class StageFailure(UserError, RuntimeError):
     """A stage failed on every frame for a while; the message names the stage and its last error."""
 
 

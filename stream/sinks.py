@@ -16,10 +16,12 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from errors import UserError
+
 V4L2_FIX = "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=LiveL2L"
 
 
-class SinkError(RuntimeError):
+class SinkError(UserError, RuntimeError):
     """A sink cannot start; the message says why and how to fix it."""
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from engines.backends import backend_status, choose_backend, make_engine
-from engines.bench import main as bench_main
+from commands import bench_main
 from engines.config import EngineConfig
 from engines.engine import EngineError
 from engines.engine_cache import EngineCache

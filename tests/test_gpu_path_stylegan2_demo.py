@@ -18,7 +18,7 @@ from engines.config import EngineConfig
 from engines.engine import TensorSpec
 from engines.profiles import PIPELINE_NETWORKS, load_engines, load_networks
 from engines.torch_engine import TorchEngine
-from stream.cli import main_demo
+from commands import main_demo
 
 REPO = Path(__file__).resolve().parents[1]
 HD = (1280, 720)

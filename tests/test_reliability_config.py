@@ -13,7 +13,7 @@ from stream_media import DEMO_CLIP, REPO, moving_face_clip, write_video
 from engines.engine_cache import EngineCache
 from engines.onnx_export import export_onnx
 from engines.tensorrt_engine import tensorrt_missing
-from stream.cli import main_demo
+from commands import main_demo
 
 MAPPER = REPO / "models/default/mapper.safetensors"
 GENERATOR = REPO / "models/default/generator.safetensors"

@@ -18,7 +18,7 @@ from stream_media import webcam_frame, write_video
 
 from stream.alignment import AlignmentTemplate
 from stream.capture import OFFLINE_GIVE_UP_S, VideoSource
-from stream.cli import main_demo, main_live
+from commands import main_demo, main_live
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap

@@ -16,7 +16,7 @@ from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, hul
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.capture import VideoSource
-from stream.cli import main_demo
+from commands import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap

@@ -17,7 +17,7 @@ from engines.mapper import L2LMapper
 from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo
+from commands import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap

@@ -18,7 +18,7 @@ from stream_media import BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, moving_face_
 
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo
+from commands import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap

@@ -10,7 +10,7 @@ import pytest
 from stream_media import virtualcam_flags
 from stream_media import no_face_frame, read_video, write_video
 
-from stream.cli import main_demo
+from commands import main_demo
 from stream.packet import Frame
 from stream.run_stats import HISTORY_EVERY, RunStats, current_rss_mb
 from stream.soak import child_rss_mb, summarise

@@ -15,7 +15,7 @@ from engines.e4e import load_e4e
 from engines.profiles import load_rosinality_generator
 from errors import ConfigError
 from settings import load_settings
-from stream.cli import main_demo
+from commands import main_demo
 
 
 class Payload:

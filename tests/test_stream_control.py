@@ -27,7 +27,7 @@ from errors import ConfigError
 from settings import load_settings
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo, main_live
+from commands import main_demo, main_live
 from stream.config import StreamConfig
 from stream.control_server import ControlError, ControlServer
 from stream.edit_state import EditState

@@ -13,7 +13,7 @@ from stream_media import (BACKEND, TEMPLATE, engine_flags, no_face_frame, read_v
 from engines.config import EngineConfig
 from engines.profiles import PIPELINE_NETWORKS, load_engines
 from stream.alignment import AlignmentTemplate
-from stream.cli import main_demo
+from commands import main_demo
 from stream.face_tracker import FaceTracker
 from stream.packet import Frame
 from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage

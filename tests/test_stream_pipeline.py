@@ -14,7 +14,7 @@ from stream_media import (BACKEND, TEMPLATE, engine_flags, hull_mask, mesh_landm
 from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo
+from commands import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap

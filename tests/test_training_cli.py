@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from project import ATTRIBUTES
-from training.cli import main_eval, main_train
+from commands import main_eval, main_train
 from training.frozen import load_identity_embedder
 from training.resume import saved_step
 

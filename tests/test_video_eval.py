@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from training.cli import main_eval
+from commands import main_eval
 
 DATA = Path(__file__).parent / "data"
 pytest.importorskip("dlib", reason="the identity judge needs pip install -e '.[eval]'")

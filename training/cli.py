@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from errors import ConfigError
 from training.config import TrainConfig
 
 STAGES = ("generator", "dataset", "regressor", "mapper", "encoder")
@@ -51,31 +51,19 @@ def main_train(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, help="folder of aligned real face photos for the generator stage "
                         "(train.data), e.g. UTKFace's aligned & cropped faces")
     args = parser.parse_args(argv)
-    from errors import ConfigError
-
-    try:
-        cfg = _settings(args)
-        if args.data is not None:
-            cfg.data = args.data
-        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-        unknown = [s for s in stages if s not in STAGES]
-        if unknown:
-            raise ConfigError(f"--stages: unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from engines.checkpoint import CheckpointError
-
+    cfg = _settings(args)
+    if args.data is not None:
+        cfg.data = args.data
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ConfigError(f"--stages: unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
     from training.pipeline import run_stage
 
-    try:
-        for stage in stages:
-            start = time.time()
-            outcome = run_stage(stage, cfg, force=args.force, commit=git_commit())
-            print(f"[{stage}] {outcome} ({time.time() - start:.0f} s)", flush=True)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    for stage in stages:
+        start = time.time()
+        outcome = run_stage(stage, cfg, force=args.force, commit=git_commit())
+        print(f"[{stage}] {outcome} ({time.time() - start:.0f} s)", flush=True)
     return 0
 
 
@@ -96,24 +84,12 @@ def main_eval(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.video or args.videos:
         return main_video_eval(args)
-    from errors import ConfigError
-
     if args.faces is not None:
         args.set.append(f"eval.faces={args.faces}")
-    try:
-        cfg = _settings(args, seed_key="eval.seed")
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from engines.checkpoint import CheckpointError
-
+    cfg = _settings(args, seed_key="eval.seed")
     from training.report import run_evaluation
 
-    try:
-        written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -121,27 +97,20 @@ def main_eval(argv: list[str]) -> int:
 
 def main_video_eval(args: argparse.Namespace) -> int:
     """`run.py eval --video CLIP | --videos DIR`; --set takes SECTION.KEY=VALUE here (engine., stream.)."""
-    from engines.checkpoint import CheckpointError
-    from engines.engine import EngineError
-    from errors import ConfigError
     from settings import load_settings
 
-    try:
-        overrides = list(args.set) + ([f'stream.blend="{args.blend}"'] if args.blend else [])
-        settings = load_settings(args.config, overrides)
-        from training.video_eval import VideoEvalConfig, VideoEvaluator, clips_in
+    overrides = list(args.set) + ([f'stream.blend="{args.blend}"'] if args.blend else [])
+    settings = load_settings(args.config, overrides)
+    from training.video_eval import VideoEvalConfig, VideoEvaluator, clips_in
 
-        clips = clips_in(args.video, args.videos)
-        from engines.profiles import PIPELINE_NETWORKS, load_engines
-        from stream.cli import alignment_template
+    clips = clips_in(args.video, args.videos)
+    from engines.profiles import PIPELINE_NETWORKS, load_engines
+    from stream.cli import alignment_template
 
-        settings.engine.threads = settings.engine.threads or 1
-        engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
-        template = alignment_template(settings, engines.resolution)
-        evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames))
-    except (ConfigError, CheckpointError, EngineError, FileNotFoundError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    settings.engine.threads = settings.engine.threads or 1
+    engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
+    template = alignment_template(settings, engines.resolution)
+    evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames))
     out = args.out if args.out != Path("out/eval") else Path("out/eval/video")
     from training.video_eval import write_summary
 

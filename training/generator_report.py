@@ -114,19 +114,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    try:
-        profiles = {"new": Profile(args.models)} | ({"baseline": Profile(args.baseline)} if args.baseline else {})
-        held = load_faces(args.data, 200, "heldout", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
-        train = load_faces(args.data, 64, "train", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
-        shown = load_faces(args.sheet_photos, 200, "all", limit=8).images.permute(0, 2, 3, 1).numpy()
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    profiles = {"new": Profile(args.models)} | ({"baseline": Profile(args.baseline)} if args.baseline else {})
+    held = load_faces(args.data, 200, "heldout", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
+    train = load_faces(args.data, 64, "train", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
+    shown = load_faces(args.sheet_photos, 200, "all", limit=8).images.permute(0, 2, 3, 1).numpy()
     try:
         from recognisers.dlib_identity import DlibIdentity
 
         dlib_net = DlibIdentity()
-    except ImportError as e:
+    except MissingPackageError as e:
         print(f"warning: {e}; inversions are judged by MobileFace and PSNR only", file=sys.stderr)
         dlib_net = None
     args.out.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from engines.checkpoint import load_checkpoint, load_state_into
 from engines.mapper import L2LMapper
+from errors import MissingFileError
 from training.config import TrainConfig
 from training.evaluate import Standardiser, evaluate, markdown_table, summary_rows
 from training.frozen import load_identity_embedder, load_labeller
@@ -32,7 +33,7 @@ def run_evaluation(cfg: TrainConfig, models: Path, out: Path, json_path: Path | 
     template = models / "alignment.json"
     embedder = load_identity_embedder(template if template.is_file() else None)
     if embedder is None:
-        raise FileNotFoundError("recognisers.identity is missing: the evaluation needs the face embedder")
+        raise MissingFileError("recognisers.identity is missing: the evaluation needs the face embedder")
     generator = load_generator(cfg.generator)
     mapper = load_mapper(models / "mapper.safetensors")
     directions = load_directions(models / "directions.safetensors")
