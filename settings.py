@@ -34,6 +34,9 @@ class Settings:
                 check()
 
 
+SECTIONS = tuple(f.name for f in dataclasses.fields(Settings))
+
+
 def load_settings(path: str | Path | None = None, overrides: list[str] | None = None,
                   flags: dict[str, object] | None = None) -> Settings:
     """Defaults, then the TOML file, then `section.key=value` overrides, then `flags` ({"section.key": value}
@@ -54,7 +57,7 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
         if not sep:
             raise ConfigError(f"override '{item}' must look like section.key=value")
         *parents, leaf = key.strip().split(".")
-        nested: dict = {leaf: tomllib.loads(f"v = {value}")["v"] if _is_toml_value(value) else value}
+        nested: dict = {leaf: _parse_value(value)}
         for p in reversed(parents):
             nested = {p: nested}
         _apply(settings, nested, "override")
@@ -96,12 +99,14 @@ def check_config_file_paths(data: dict, where: str) -> None:
                           f"move it there, or pass it on the command line (--set {section}.{key}=PATH)")
 
 
-def _is_toml_value(text: str) -> bool:
+def _parse_value(text: str) -> object:
+    """A --set value as a typed value: one TOML value (a number, a bool, a "quoted string", a [list]), else the
+    text itself as a string (so a bare path such as C:\\clips\\a.mp4 arrives as typed)."""
     try:
-        tomllib.loads(f"v = {text}")
-        return True
+        parsed = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
-        return False
+        return text
+    return parsed["v"] if list(parsed) == ["v"] else text
 
 
 def _apply(obj: object, data: dict, where: str, prefix: str = "") -> None:

@@ -9,7 +9,6 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +18,12 @@ from tqdm import tqdm
 
 from calibration.gate import gate_state
 from engines.backends import ALL_BACKENDS, backend_status
-from engines.engine_args import add_engine_args, engine_config_from_args
 from engines.onnx_export import int8_path
 from engines.ort_engine import PREFERRED_PROVIDERS
 from engines.precision import time_engine
 from engines.profiles import NETWORKS, NetworkSet, build_engine, load_networks, onnx_file, random_stylegan2
 from errors import UserError
+from flags import add_common_flags, settings_from_flags
 
 
 
@@ -115,7 +114,7 @@ def check_writable(path: Path) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run.py bench", description=__doc__)
-    add_engine_args(parser)
+    add_common_flags(parser)
     parser.add_argument("--json", type=Path, default=Path("out/bench.json"), help="where to write the report")
     parser.add_argument("--resolution", type=int, default=256, help="stylegan2 without --e4e: random weights at this size")
     parser.add_argument("--small", action="store_true", help="stylegan2 without --e4e: narrow random networks (64 channels, "
@@ -137,11 +136,10 @@ def main(argv: list[str]) -> int:
     if args.warmup < 0 or args.repeats < 1:
         raise UserError(f"--warmup {args.warmup} --repeats {args.repeats}: use --warmup 0 or more and --repeats 1 or more")
     check_writable(args.json)  # before minutes of timing, not after
-    config = engine_config_from_args(args)
+    config = settings_from_flags(args, {"engine.threads": args.threads}).engine
     random_sg2 = random_sg2 and config.e4e_checkpoint is None
     if random_sg2 and args.resolution not in (256, 512, 1024):
         raise UserError(f"--resolution {args.resolution}: use 256, 512 or 1024")
-    config = replace(config, threads=args.threads)
     torch.set_num_threads(args.threads)
     if args.small and not random_sg2:
         raise UserError("--small makes random stylegan2 networks: use it with --profile stylegan2 and no --e4e")

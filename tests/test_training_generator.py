@@ -19,10 +19,10 @@ from training.face_folder import is_held_out, load_faces
 from training.resume import saved_step
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--set", "generator_training.size=16", "--set", "generator_training.style_dim=16",
-        "--set", "generator_training.channel_base=64", "--set", "generator_training.max_channels=16",
-        "--set", "generator_training.encoder_channels=4", "--set", "generator_training.batch=4",
-        "--set", "generator_training.sample_every=2", "--set", "generator_training.checkpoint_every=2"]
+TINY = ["--set", "train.generator_training.size=16", "--set", "train.generator_training.style_dim=16",
+        "--set", "train.generator_training.channel_base=64", "--set", "train.generator_training.max_channels=16",
+        "--set", "train.generator_training.encoder_channels=4", "--set", "train.generator_training.batch=4",
+        "--set", "train.generator_training.sample_every=2", "--set", "train.generator_training.checkpoint_every=2"]
 
 
 def _photo_folder(tmp_path: Path) -> Path:
@@ -34,20 +34,20 @@ def _photo_folder(tmp_path: Path) -> Path:
 
 
 def _paths(tmp_path: Path) -> list[str]:
-    return ["--set", f"out_dir='{tmp_path / 'models'}'", "--set", f"cache_dir='{tmp_path / 'cache'}'",
-            "--set", f"generator='{tmp_path / 'models/generator.safetensors'}'"]
+    return ["--set", f"train.out_dir='{tmp_path / 'models'}'", "--set", f"train.cache_dir='{tmp_path / 'cache'}'",
+            "--set", f"train.generator='{tmp_path / 'models/generator.safetensors'}'"]
 
 
 def test_generator_stage_trains_resumes_and_writes_a_profile_the_engines_load(tmp_path, capsys):
     data = _photo_folder(tmp_path)
     args = ["--stages", "generator", "--data", str(data), *TINY, *_paths(tmp_path)]
-    assert main_train([*args, "--set", "generator_training.steps=2"]) == 0
+    assert main_train([*args, "--set", "train.generator_training.steps=2"]) == 0
     state = tmp_path / "cache/generator_state.safetensors"
     assert saved_step(state) == 2 and (tmp_path / "cache/generator_samples/step_000002.png").is_file()
-    assert main_train([*args, "--set", "generator_training.steps=2"]) == 0
+    assert main_train([*args, "--set", "train.generator_training.steps=2"]) == 0
     assert "done already" in capsys.readouterr().out
     # More steps go on from the saved state instead of starting again.
-    assert main_train([*args, "--set", "generator_training.steps=4"]) == 0
+    assert main_train([*args, "--set", "train.generator_training.steps=4"]) == 0
     assert saved_step(state) == 4 and read_header(tmp_path / "models/generator.safetensors").extra["steps"] == 4
     header = read_header(tmp_path / "models/generator.safetensors")
     assert "non-commercial" in header.extra["data_licence"]
@@ -64,9 +64,9 @@ def test_generator_stage_trains_resumes_and_writes_a_profile_the_engines_load(tm
 def test_the_adversarial_setting_trains_a_discriminator_too(tmp_path):
     data = _photo_folder(tmp_path)
     assert main_train(["--stages", "generator", "--data", str(data), *TINY, *_paths(tmp_path),
-                       "--set", "generator_training.steps=2", "--set", "generator_training.adversarial_weight=1",
-                       "--set", "generator_training.d_channel_base=64", "--set", "generator_training.d_max_channels=16",
-                       "--set", "generator_training.r1_every=1"]) == 0
+                       "--set", "train.generator_training.steps=2", "--set", "train.generator_training.adversarial_weight=1",
+                       "--set", "train.generator_training.d_channel_base=64", "--set", "train.generator_training.d_max_channels=16",
+                       "--set", "train.generator_training.r1_every=1"]) == 0
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "cache/generator_state.safetensors"), "pt") as f:

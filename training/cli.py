@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from errors import ConfigError
-from training.config import TrainConfig
+from flags import add_settings_flags, settings_from_flags
+from settings import Settings
 
 STAGES = ("generator", "dataset", "regressor", "mapper", "encoder")
 
@@ -24,21 +25,15 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _settings(args: argparse.Namespace, seed_key: str = "seed") -> TrainConfig:
-    from settings import load_settings
-
-    overrides = [o if o.startswith("train.") else f"train.{o}" for o in args.set]
-    if args.seed is not None:
-        overrides.append(f"train.{seed_key}={args.seed}")
-    cfg = load_settings(args.config, overrides).train
-    torch.set_num_threads(cfg.threads)
-    return cfg
+def _settings(args: argparse.Namespace, flags: dict[str, object]) -> Settings:
+    """The common road from flags to settings; `--set mapper.steps=…` (no section) still means train.mapper.steps."""
+    settings = settings_from_flags(args, flags, short_section="train")
+    torch.set_num_threads(settings.train.threads)
+    return settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a [train] setting, e.g. --set mapper.steps=2000 (repeatable)")
+    add_settings_flags(parser)
     parser.add_argument("--seed", type=int, help="random seed (train.seed; train.eval.seed for eval)")
 
 
@@ -51,9 +46,7 @@ def main_train(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, help="folder of aligned real face photos for the generator stage "
                         "(train.data), e.g. UTKFace's aligned & cropped faces")
     args = parser.parse_args(argv)
-    cfg = _settings(args)
-    if args.data is not None:
-        cfg.data = args.data
+    cfg = _settings(args, {"train.seed": args.seed, "train.data": args.data}).train
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -84,9 +77,7 @@ def main_eval(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.video or args.videos:
         return main_video_eval(args)
-    if args.faces is not None:
-        args.set.append(f"eval.faces={args.faces}")
-    cfg = _settings(args, seed_key="eval.seed")
+    cfg = _settings(args, {"train.eval.seed": args.seed, "train.eval.faces": args.faces}).train
     from training.report import run_evaluation
 
     written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
@@ -96,11 +87,8 @@ def main_eval(argv: list[str]) -> int:
 
 
 def main_video_eval(args: argparse.Namespace) -> int:
-    """`run.py eval --video CLIP | --videos DIR`; --set takes SECTION.KEY=VALUE here (engine., stream.)."""
-    from settings import load_settings
-
-    overrides = list(args.set) + ([f'stream.blend="{args.blend}"'] if args.blend else [])
-    settings = load_settings(args.config, overrides)
+    """`run.py eval --video CLIP | --videos DIR`: the live pipeline's engines and stream settings (engine.*, stream.*)."""
+    settings = _settings(args, {"stream.blend": args.blend})
     from training.video_eval import VideoEvalConfig, VideoEvaluator, clips_in
 
     clips = clips_in(args.video, args.videos)
