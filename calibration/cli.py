@@ -13,8 +13,9 @@ from calibration.config import QUANTISABLE
 from calibration.dataset import save_grid
 from calibration.report import summary_lines, write_report
 from engines.profiles import load_networks
-from project import resolve_path
 from flags import add_common_flags, settings_from_flags
+from project import resolve_path
+from stream.alignment import alignment_template
 
 
 def main(argv: list[str]) -> int:
@@ -31,8 +32,6 @@ def main(argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.cli import alignment_template  # mediapipe comes with it: after the flags are known good
-
     settings = settings_from_flags(args, {"engine.threads": args.threads, "calibration.networks": args.networks})
     engine_cfg = settings.engine
     cfg = replace(settings.calibration, out_dir=resolve_path(settings.calibration.out_dir))

@@ -16,8 +16,8 @@ import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
-from calibration.gate import gate_state
 from engines.backends import ALL_BACKENDS, backend_status
+from engines.int8_verdict import gate_state
 from engines.onnx_export import int8_path
 from engines.ort_engine import PREFERRED_PROVIDERS
 from engines.precision import time_engine

@@ -17,6 +17,7 @@ from engines.editor import MapperGenerator
 from engines.engine import Engine, EngineError, TensorSpec
 from engines.face_encoder import FaceEncoder
 from engines.generator_file import load_generator_file
+from engines.int8_verdict import int8_or_float
 from engines.mapper import L2LMapper
 from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
@@ -127,8 +128,6 @@ def build_engine(nets: NetworkSet, name: str, backend: str, config: EngineConfig
     """
     onnx_path = onnx_file(nets, name, config) if backend in ("ort", "ort-int8", "trt") else None
     if backend == "ort" and config.precision == "int8":
-        from calibration.gate import int8_or_float  # calibration imports engines: import it here
-
         backend = int8_or_float(name, onnx_path)
     module = nets.module(name)
     return make_engine(name, backend, module, nets.input_specs(name), OUTPUT_NAMES[name], onnx_path, config, calibrator)

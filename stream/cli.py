@@ -15,7 +15,7 @@ from errors import ConfigError
 from flags import add_common_flags, settings_from_flags
 from project import ATTRIBUTES, DEMO_CLIP, resolve_path
 from settings import Settings
-from stream.alignment import AlignmentTemplate
+from stream.alignment import alignment_template
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
 from stream.edit_state import EditState, parse_edits
@@ -70,23 +70,6 @@ def settings_from(args: argparse.Namespace, demo: bool) -> Settings:
         value = getattr(args, flag)
         flags[key] = ("on" if value else "off") if value is not None else "off" if demo else None
     return settings_from_flags(args, flags)
-
-
-def alignment_template(settings: Settings, resolution: int) -> AlignmentTemplate:
-    """The template that matches how the profile's generator frames its faces."""
-    if settings.stream.alignment is not None:
-        template = AlignmentTemplate.load(settings.stream.alignment)
-    elif settings.engine.profile == "default":
-        path = resolve_path(Path(settings.engine.generator)).with_name("alignment.json")
-        if not path.is_file():
-            raise ConfigError(f"{path} missing; run python scripts/make_alignment_template.py")
-        template = AlignmentTemplate.load(path)
-    else:
-        template = AlignmentTemplate.ffhq(resolution)
-    if template.size != resolution:
-        raise ConfigError(f"alignment template is {template.size} px but the generator makes {resolution} px; "
-                          "run scripts/make_alignment_template.py for this generator")
-    return template
 
 
 def open_sinks(settings: Settings, controls: Controls, width: int, height: int, fps: float,

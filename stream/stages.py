@@ -7,7 +7,7 @@ from typing import Callable, Protocol, Sequence
 import cv2
 import numpy as np
 
-from engines.engine import Engine
+from engines.engine import Engine, run_batched
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.edit_state import EditState
@@ -21,26 +21,6 @@ class Stage(Protocol):
     name: str
 
     def process(self, frame: Frame) -> None: ...
-
-
-def engine_batch(engine: Engine) -> int:
-    """The fixed batch size of an engine (its first input's leading dimension)."""
-    return int(engine.inputs[0].shape[0])
-
-
-def run_batched(engine: Engine, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Call a fixed-batch engine on any number of rows: chunks of its batch, the last one padded."""
-    batch = engine_batch(engine)
-    n = len(next(iter(feeds.values())))
-    outs: list[dict[str, np.ndarray]] = []
-    for start in range(0, n, batch):
-        chunk = {k: v[start:start + batch] for k, v in feeds.items()}
-        short = batch - len(next(iter(chunk.values())))
-        if short:
-            chunk = {k: np.concatenate([v, np.repeat(v[-1:], short, 0)]) for k, v in chunk.items()}
-        result = engine(chunk)
-        outs.append({k: v[: batch - short] for k, v in result.items()})
-    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
 class DetectStage:

@@ -93,7 +93,7 @@ def main_video_eval(args: argparse.Namespace) -> int:
 
     clips = clips_in(args.video, args.videos)
     from engines.profiles import PIPELINE_NETWORKS, load_engines
-    from stream.cli import alignment_template
+    from stream.alignment import alignment_template
 
     settings.engine.threads = settings.engine.threads or 1
     engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
