@@ -44,6 +44,7 @@ class EditState:
         self.attributes = attributes
         self.ramp_frames = ramp_frames
         self.strength_step = strength_step
+        self.default_strength = default_strength
         self._lock = threading.Lock()
         self.strength = {a: default_strength for a in attributes}
         self.enabled = {a: False for a in attributes}
@@ -92,7 +93,7 @@ class EditState:
                 self.enabled[self.selected] = self.strength[self.selected] != 0.0
             elif kind == "reset":
                 self.enabled = {a: False for a in self.attributes}
-                self.strength = {a: 1.0 for a in self.attributes}
+                self.strength = {a: self.default_strength for a in self.attributes}
                 self.bypass = False
             elif kind == "bypass":
                 self.bypass = not self.bypass

@@ -12,8 +12,8 @@ from stream.capture import CaptureThread, VideoSource
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
+from stream.frame import Frame
 from stream.hud import draw_hud
-from stream.packet import Frame
 from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink

@@ -12,7 +12,7 @@ from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
-from stream.packet import FaceWork, Frame
+from stream.frame import FaceWork, Frame
 from stream.sinks import Sink
 from stream.warp_blend import WarpBlender
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from commands import bench_main
 
 from engines.backends import make_engine
-from commands import bench_main
 from engines.config import TORCH_PRECISIONS, EngineConfig, torch_cuda_precision
 from engines.precision import fastest_precision
 from engines.profiles import OUTPUT_NAMES, onnx_file, random_stylegan2

@@ -10,9 +10,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from commands import bench_main
 
 from engines.backends import backend_status, choose_backend, make_engine
-from commands import bench_main
 from engines.config import EngineConfig
 from engines.engine import EngineError
 from engines.engine_cache import EngineCache

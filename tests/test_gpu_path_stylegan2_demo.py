@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from commands import main_demo
 from stream_media import astronaut_bgr, hull_mask, mesh_landmarks, read_video, webcam_frame, write_video
 from test_engines_stylegan2_profile import SIZE, STYLE_DIM, small_generator, write_e4e, write_mapper
 from stream_media import BACKEND
@@ -18,7 +19,6 @@ from engines.config import EngineConfig
 from engines.engine import TensorSpec
 from engines.profiles import PIPELINE_NETWORKS, load_engines, load_networks
 from engines.torch_engine import TorchEngine
-from commands import main_demo
 
 REPO = Path(__file__).resolve().parents[1]
 HD = (1280, 720)

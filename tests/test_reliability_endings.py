@@ -1,4 +1,4 @@
-"""Issue 14, how a run ends: a looped input that vanishes or is replaced is reopened with backoff (live) or
+"""How a run ends: a looped input that vanishes or is replaced is reopened with backoff (live) or
 given up after a while (offline), never hanging the run; Ctrl-C, SIGTERM and SIGHUP end a run as the quit key
 does, with the report, one summary line and a finished video; a display that does not answer is one
 `error:` line naming --no-preview."""
@@ -13,12 +13,12 @@ import threading
 import time
 
 import pytest
+from commands import main_demo, main_live
 from stream_media import BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, virtualcam_flags
 from stream_media import webcam_frame, write_video
 
 from stream.alignment import AlignmentTemplate
 from stream.capture import OFFLINE_GIVE_UP_S, VideoSource
-from commands import main_demo, main_live
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap

@@ -1,14 +1,14 @@
-"""Issue 14, the probes that gave tracebacks or hung: odd flags, settings and files the config names are one
-`error:` line and exit code 2; every configurable number is bounded and finite."""
+"""Odd flags, settings and files the config names are one `error:` line and exit code 2, never a traceback or
+a hang; every configurable number is bounded and finite."""
 from __future__ import annotations
 
 import json
 import os
 
 import pytest
+from commands import main_demo
 from stream_media import REPO, moving_face_clip, write_video
 
-from commands import main_demo
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Issue 7, a live run over time: frames keep going out while the camera is gone and after it comes back at
+"""A live run over time: frames keep going out while the camera is gone and after it comes back at
 another size, a real-time demo sends every frame without gaps, and quit or Ctrl-C ends a run promptly with
 every thread stopped and the capture released."""
 from __future__ import annotations

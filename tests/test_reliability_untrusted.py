@@ -1,4 +1,4 @@
-"""Issue 7, checkpoints and configs from untrusted places: a .pt file carrying pickled code is refused
+"""Checkpoints and configs from untrusted places: a .pt file carrying pickled code is refused
 unless the user passes --trust-pickle (and its code never runs), and model paths in a config file cannot
 leave the models folder; the same paths typed on the command line are the user's own choice."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from commands import main_demo
 from stream_media import REPO, moving_face_clip, write_video
 
 from engines.checkpoint import CheckpointError, load_torch_file
@@ -15,7 +16,6 @@ from engines.e4e import load_e4e
 from engines.profiles import load_rosinality_generator
 from errors import ConfigError
 from settings import load_settings
-from commands import main_demo
 
 
 class Payload:

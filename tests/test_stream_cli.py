@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from commands import main_demo, main_live
 from stream_media import engine_flags, moving_face_clip, write_engine_checkpoints, write_video
 
 from errors import ConfigError
 from settings import load_settings
-from commands import main_demo, main_live
 from stream.sinks import V4L2_FIX
 
 

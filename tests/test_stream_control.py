@@ -19,6 +19,7 @@ from collections import deque
 import aiohttp
 import numpy as np
 import pytest
+from commands import main_demo, main_live
 from stream_media import (ATTRIBUTES, REPO, TEMPLATE, astronaut_bgr, engine_flags, hull_mask, mesh_landmarks, read_video,
                           webcam_frame, write_engine_checkpoints, write_video)
 
@@ -27,7 +28,6 @@ from errors import ConfigError
 from settings import load_settings
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from commands import main_demo, main_live
 from stream.config import StreamConfig
 from stream.control_server import ControlError, ControlServer
 from stream.edit_state import EditState

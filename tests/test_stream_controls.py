@@ -59,7 +59,7 @@ def test_toggled_edits_ramp_in_and_out():
 
 def test_strength_keys_reset_bypass_and_sliders():
     state = EditState(ATTRIBUTES, {"age": 0.8}, ramp_frames=1, strength_step=0.25)
-    np.testing.assert_allclose(state.step(), [0.8, 0, 0, 0, 0, 0])  # initial edits apply at once
+    np.testing.assert_allclose(state.step(), [0.8] + [0] * (len(ATTRIBUTES) - 1))  # initial edits apply at once
     state.apply("stronger")
     assert state.strength["age"] == pytest.approx(1.05)
     state.apply("toggle:smile")
@@ -71,6 +71,16 @@ def test_strength_keys_reset_bypass_and_sliders():
     assert state.bypass
     state.apply("reset")
     assert state.active() == {} and not state.bypass
+
+
+def test_reset_returns_every_strength_to_the_default_strength():
+    state = EditState(ATTRIBUTES, {"age": 0.8}, default_strength=1.5)
+    state.apply("toggle:smile")
+    state.apply("stronger")
+    state.apply("reset")
+    assert state.strength == dict.fromkeys(ATTRIBUTES, 1.5) and state.active() == {}
+    state.apply("toggle:beard")
+    assert state.active() == {"beard": 1.5}
 
 
 def test_edit_flag_parsing():

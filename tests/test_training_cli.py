@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+from commands import main_eval, main_train
 
 from project import ATTRIBUTES
-from commands import main_eval, main_train
 from training.frozen import load_identity_embedder
 from training.resume import saved_step
 

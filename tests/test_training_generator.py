@@ -13,8 +13,8 @@ from engines.config import EngineConfig
 from engines.generator_file import load_generator_file
 from engines.profiles import load_networks
 from engines.standard_latent import encoder_on_standard_latent, generator_on_standard_latent
-from recognisers_faces import astronaut_photo, lfw_photos
 from commands import main_train
+from recognisers_faces import astronaut_photo, lfw_photos
 from training.face_folder import is_held_out, load_faces
 from training.resume import saved_step
 

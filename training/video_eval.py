@@ -26,7 +26,7 @@ from stream.alignment import AlignmentTemplate
 from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
-from stream.packet import FaceWork, Frame
+from stream.frame import FaceWork, Frame
 from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage
 
 # Which recogniser reading judges an attribute, and its unit; an attribute missing here is read under its
