@@ -84,19 +84,26 @@ def check_config_file_paths(data: dict, where: str) -> None:
     folders inside the repo or the current directory; checked lexically, so a symlink the user placed there
     is theirs to make."""
     roots = {"models": [REPO_ROOT / "models", Path.cwd() / "models"], "project": [REPO_ROOT, Path.cwd()]}
-    for (section, key), kind in CONFIG_FILE_PATHS:
-        table = data.get(section)
-        value = table.get(key) if isinstance(table, dict) else None
+    named = [(f"{section}.{key}", _table(data, section).get(key), kind) for (section, key), kind in CONFIG_FILE_PATHS]
+    extra = _table(_table(data, "train"), "labeller").get("extra")
+    named += [(f"train.labeller.extra[{i}].path", head.get("path"), "models")
+              for i, head in enumerate(extra if isinstance(extra, list) else []) if isinstance(head, dict)]
+    for dotted, value, kind in named:
         if not isinstance(value, str):
             continue  # absent, or of the wrong type: the type check names it
         path = Path(os.path.normpath(resolve_path(Path(value)).absolute()))
         if any(path.is_relative_to(root) for root in roots[kind]):
             continue
         if kind == "models":
-            raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside the models folder; put the file under "
-                              f"models/ and point to it there, or pass it on the command line (--set {section}.{key}=PATH)")
-        raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside this project and the current folder; "
-                          f"move it there, or pass it on the command line (--set {section}.{key}=PATH)")
+            raise ConfigError(f"{where}: {dotted} = {value!r} is outside the models folder; put the file under "
+                              f"models/ and point to it there, or pass it on the command line (--set {dotted}=PATH)")
+        raise ConfigError(f"{where}: {dotted} = {value!r} is outside this project and the current folder; "
+                          f"move it there, or pass it on the command line (--set {dotted}=PATH)")
+
+
+def _table(data: dict, key: str) -> dict:
+    table = data.get(key)
+    return table if isinstance(table, dict) else {}
 
 
 def _parse_value(text: str) -> object:

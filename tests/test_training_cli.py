@@ -4,11 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from commands import main_eval, main_train
 
 from project import ATTRIBUTES
-from training.frozen import load_identity_embedder
 from training.resume import saved_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +53,6 @@ def test_train_still_takes_the_old_short_set_key_with_a_deprecation_line(capsys)
 
 
 def test_eval_writes_the_comparison_in_the_documented_schema(tmp_path):
-    if load_identity_embedder() is None:
-        pytest.skip("recognisers.identity is not available")
     out = tmp_path / "eval"
     code = main_eval(["--out", str(out), "--json", str(tmp_path / "r.json"), "--faces", "3",
                       "--models", str(ROOT / "models/default"), *_paths(tmp_path)[-2:],
@@ -77,4 +73,4 @@ def test_eval_writes_the_comparison_in_the_documented_schema(tmp_path):
 def test_eval_names_a_missing_mapper(tmp_path, capsys):
     assert main_eval(["--models", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert str(tmp_path) in err and ("no such checkpoint" in err or "recognisers.identity" in err)
+    assert str(tmp_path) in err and "no such checkpoint" in err

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from errors import ConfigError
+from recognisers.config import LabellerConfig
 
 
 @dataclass
@@ -112,11 +113,13 @@ class TrainConfig:
     mapper: MapperConfig = field(default_factory=MapperConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    labeller: LabellerConfig = field(default_factory=LabellerConfig)  # [train.labeller]: extra = [{path, outputs, …}]
 
     def validate(self) -> None:
         """Raise ConfigError naming the bad value and the fix."""
         if self.threads < 1:
             raise ConfigError(f"train.threads = {self.threads}; use 1 or more")
+        self.labeller.validate()
         for name in ("generator_training", "dataset", "regressor", "mapper", "encoder", "eval"):
             section = getattr(self, name)
             for f in fields(section):

@@ -48,7 +48,7 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
     if stage == "dataset":
         from training.dataset import build_dataset
 
-        summary = build_dataset(cfg.dataset, generator, load_labeller().label, out.parent, cfg.seed)
+        summary = build_dataset(cfg.dataset, generator, load_labeller(cfg.labeller).label, out.parent, cfg.seed)
         return f"wrote {out.parent}: {summary['with_face']} of {summary['samples']} renders have a face"
     if stage == "regressor":
         from training.dataset import load_dataset
