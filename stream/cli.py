@@ -184,7 +184,7 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     controls = Controls(state, load_keymap(cfg.keymap, engines.attributes), presets)
     fps = source.fps if source.fps > 0 else float(cfg.fps)
     sinks, preview = open_sinks(settings, controls, width, height, fps, args.output)
-    session = Session(cfg, engines, template, controls, source, sinks, preview, lossless=demo, max_frames=args.frames,
+    session = Session(cfg, engines, template, controls, source, sinks, preview, offline=demo, max_frames=args.frames,
                       terminal_keys=preview is None and not demo and TerminalKeys.available(),
                       realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
     if preview is not None:

@@ -35,7 +35,7 @@ class StreamConfig:
     ramp_frames: int = 6  # frames an edit takes to reach its strength when toggled
     strength_step: float = 0.25  # one raise/lower keypress
     feather: float = 0.12  # mask feather, as a fraction of the face width
-    color_match: bool = True  # replace mode: match the render's colours to the camera's face
+    colour_match: bool = True  # replace mode: match the render's colours to the camera's face
     occlusion: bool = True  # warp mode: fade the edit where something covers the face
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works

@@ -44,10 +44,10 @@ class AlignStage:
             face.crop, face.frame_to_crop = align_face(frame.image, face_keypoints(face.track.landmarks), self.template)
 
 
-class EditStage:
+class DeltaStage:
     """Reads the edit state once per frame: the Δ to apply (toggled edits ramp in) and bypass."""
 
-    name = "edit"
+    name = "delta"
 
     def __init__(self, state: EditState):
         self.state = state

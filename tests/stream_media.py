@@ -16,7 +16,7 @@ from engines.config import EngineConfig
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
 from project import ATTRIBUTES as PROJECT_ATTRIBUTES
-from project import DEMO_CLIP, REPO_ROOT
+from project import REPO_ROOT
 
 REPO = REPO_ROOT
 GENERATOR = REPO / "models/default/generator.safetensors"

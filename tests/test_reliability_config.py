@@ -9,11 +9,12 @@ import sys
 
 import pytest
 from commands import main_demo
-from stream_media import DEMO_CLIP, REPO, moving_face_clip, write_video
+from stream_media import REPO, moving_face_clip, write_video
 
 from engines.engine_cache import EngineCache
 from engines.onnx_export import export_onnx
 from engines.tensorrt_engine import tensorrt_missing
+from project import DEMO_CLIP
 
 MAPPER = REPO / "models/default/mapper.safetensors"
 GENERATOR = REPO / "models/default/generator.safetensors"

@@ -137,7 +137,7 @@ def session(engines, clip, **engine_faults) -> Session:
     source.open()
     return Session(StreamConfig(), dataclasses.replace(engines, **engine_faults), AlignmentTemplate.load(TEMPLATE),
                    Controls(state, load_keymap(None, engines.attributes)), source,
-                   [VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
+                   [VirtualCameraSink(640, 480, 25, backend=BACKEND)], offline=True)
 
 
 def test_an_engine_raising_on_some_frames_costs_only_their_edit(tmp_path, engines, recording_camera):

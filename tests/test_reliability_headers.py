@@ -108,7 +108,7 @@ def test_a_render_that_is_not_finite_is_never_blended(tmp_path, recording_camera
     source.open()
     session = Session(StreamConfig(), engines, AlignmentTemplate.load(TEMPLATE),
                       Controls(EditState(engines.attributes, {"age": 2.0}), load_keymap(None, engines.attributes)),
-                      source, [VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
+                      source, [VirtualCameraSink(640, 480, 25, backend=BACKEND)], offline=True)
     report = session.run()
     assert report["frames"] == 4 and report["faces_edited"] == 0 and report["faces_not_finite"] == 4
     for src, out in zip(read_video(clip), recording_camera):

@@ -40,7 +40,7 @@ def test_ffmpeg_killed_mid_run_turns_the_file_off_and_the_stream_goes_on(tmp_pat
     state = EditState(engines.attributes, {"beard": 2.0})
     session = Session(StreamConfig(), engines, AlignmentTemplate.load(TEMPLATE),
                       Controls(state, load_keymap(None, engines.attributes)), source,
-                      [video, VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
+                      [video, VirtualCameraSink(640, 480, 25, backend=BACKEND)], offline=True)
 
     def kill_ffmpeg_after_60_frames():
         while video.frames < 60:

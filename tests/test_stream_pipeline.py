@@ -55,7 +55,7 @@ def test_demo_edits_faces_only_and_the_virtual_camera_gets_every_frame(tmp_path,
     written = read_video(tmp_path / "out.mp4")
     assert len(written) == 12 and written[0].shape == (480, 640, 3)
     assert report["frames"] == 12 and report["faces_edited"] == 12 and report["dropped"] == 0
-    assert set(report["stage_ms"]) == {"capture", "detect", "align", "edit", "encode", "generate", "blend", "sink"}
+    assert set(report["stage_ms"]) == {"capture", "detect", "align", "delta", "encode", "generate", "blend", "sink"}
     assert report["fps"] > 0 and report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
     assert report["edits"] == {"age": 2.0, "beard": 2.0}
 

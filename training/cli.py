@@ -51,7 +51,7 @@ def main_train(argv: list[str]) -> int:
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ConfigError(f"--stages: unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
-    from training.pipeline import run_stage
+    from training.stages import run_stage
 
     for stage in stages:
         start = time.time()

@@ -133,7 +133,7 @@ class VideoEvaluator:
         detect, align = DetectStage(tracker), AlignStage(self.template)
         encode = EncodeStage(self.engines.encoder, cfg.latent_smoothing)
         generate = GenerateStage(self.engines.editor)
-        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion) for name, _, _ in self.edits}
+        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
         n = self.config.frames
         sheet_at = sorted({min(n - 1, int(f * n)) for f in self.config.sheet_frames})
