@@ -82,10 +82,12 @@ def test_the_gpu_settings_file_loads_and_describes_a_128_px_adversarial_generato
 
 
 def test_generator_stage_without_photos_says_how_to_give_them(tmp_path, capsys):
-    assert main_train(["--stages", "generator", *TINY, *_paths(tmp_path)]) != 0
-    assert "--data" in capsys.readouterr().err
-    assert main_train(["--stages", "generator", "--data", str(tmp_path / "none"), *TINY, *_paths(tmp_path)]) != 0
-    assert "no such folder" in capsys.readouterr().err
+    assert main_train(["--stages", "generator", *TINY, *_paths(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: the generator stage needs real face photos: pass --data DIR (a folder of aligned faces, e.g. UTKFace)"]
+    assert main_train(["--stages", "generator", "--data", str(tmp_path / "none"), *TINY, *_paths(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --data {tmp_path / 'none'}: no such folder; pass a folder of aligned face photos (e.g. UTKFace)"]
 
 
 def test_held_out_split_is_a_fixed_tenth_by_name(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from errors import ConfigError
 from training.config import TrainConfig
 from training.frozen import load_identity_embedder, load_labeller
 from training.rendering import load_generator
@@ -98,8 +99,6 @@ def run_generator_stage(cfg: TrainConfig, out: Path, state: Path, force: bool, c
     elif trained_steps(out) >= steps:
         return f"done already: {out} ({trained_steps(out)} steps; --force to redo)"
     if cfg.data is None:
-        from errors import ConfigError
-
         raise ConfigError("the generator stage needs real face photos: pass --data DIR (a folder of aligned faces, e.g. UTKFace)")
     encoder = stage_output("encoder", cfg)
     logs = train_generator(cfg.generator_training, cfg.data, out, encoder, state, cfg.cache_dir / "generator_samples",
