@@ -136,9 +136,9 @@ class Session:
         if self._last is None:
             return
         if not self.capture.connected.is_set():
-            self.sink_stage.send(self._last, names=("virtualcam", "preview"))
+            self.sink_stage.send(self._last, to=lambda sink: sink.watched)
         elif self.preview is not None:
-            self.sink_stage.send(self._last, names=("preview",))
+            self.sink_stage.send(self._last, to=lambda sink: sink is self.preview)
 
     def run(self) -> dict:
         """Run until the input ends, --frames, quit or stop(); the report (also in self.report). A stage

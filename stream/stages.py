@@ -153,10 +153,10 @@ class SinkStage:
     def process(self, frame: Frame) -> None:
         self.send(frame.output)
 
-    def send(self, image: np.ndarray, names: tuple[str, ...] | None = None) -> None:
-        """To every sink still on, or only to those named (a repeated frame must not be recorded)."""
+    def send(self, image: np.ndarray, to: Callable[[Sink], bool] | None = None) -> None:
+        """To every sink still on, or only to those `to` picks (a repeated frame must not be recorded)."""
         for sink in list(self.sinks):
-            if names is not None and sink.name not in names:
+            if to is not None and not to(sink):
                 continue
             try:
                 sink.send(image)

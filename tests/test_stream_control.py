@@ -42,6 +42,7 @@ class NullSink:
     """Frames only need to go somewhere; the test reads them from the pipeline's on_frame."""
 
     name = "null"
+    watched = False
 
     def send(self, frame: np.ndarray) -> None:
         pass
