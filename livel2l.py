@@ -23,16 +23,17 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; a UserError becomes one `error:` line and exit code 2, anything else keeps its traceback."""
+def main(argv: list[str] | None = None, commands: dict[str, tuple[str, str, str]] = COMMANDS) -> int:
+    """Run one command of `commands` (name → module, function, help); a UserError becomes one `error:` line and
+    exit code 2, anything else keeps its traceback (exit code 1)."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        width = max(map(len, COMMANDS))
-        lines = [f"  {name:<{width}}  {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        width = max(map(len, commands))
+        lines = [f"  {name:<{width}}  {help_}" for name, (_, _, help_) in commands.items()]
         print("usage: livel2l <command> [options]   (or: python run.py <command> [options])\n\ncommands:\n"
               + "\n".join(lines))
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    module, func, _ = COMMANDS[argv[0]]
+    module, func, _ = commands[argv[0]]
     try:
         return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
     except UserError as e:
