@@ -186,7 +186,7 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     sinks, preview = open_sinks(settings, controls, width, height, fps, args.output)
     session = Session(cfg, engines, template, controls, source, sinks, preview, offline=demo, max_frames=args.frames,
                       terminal_keys=preview is None and not demo and TerminalKeys.available(),
-                      realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
+                      realtime=args.realtime, loop=args.loop)
     if preview is not None:
         preview.on_closed = lambda: session.stop("window closed")
     try:
@@ -271,6 +271,7 @@ def main_live(argv: list[str]) -> int:
     parser.add_argument("--input", help="a video file or URL instead of a webcam")
     parser.add_argument("--loop", action="store_true", help="restart a video file input at its end")
     add_stream_flags(parser)
+    parser.set_defaults(realtime=False)  # a camera is real time already
     return run_stream(parser.parse_args(argv), demo=False)
 
 
