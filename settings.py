@@ -94,11 +94,12 @@ def check_config_file_paths(data: dict, where: str) -> None:
         path = Path(os.path.normpath(resolve_path(Path(value)).absolute()))
         if any(path.is_relative_to(root) for root in roots[kind]):
             continue
+        on_command_line = "" if "[" in dotted else f", or pass it on the command line (--set {dotted}=PATH)"
         if kind == "models":
             raise ConfigError(f"{where}: {dotted} = {value!r} is outside the models folder; put the file under "
-                              f"models/ and point to it there, or pass it on the command line (--set {dotted}=PATH)")
+                              f"models/ and point to it there{on_command_line}")
         raise ConfigError(f"{where}: {dotted} = {value!r} is outside this project and the current folder; "
-                          f"move it there, or pass it on the command line (--set {dotted}=PATH)")
+                          f"move it there{on_command_line}")
 
 
 def _table(data: dict, key: str) -> dict:
