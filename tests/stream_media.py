@@ -159,9 +159,9 @@ def virtualcam_flags() -> list[str]:
     return ["--virtualcam", "--set", f'stream.virtualcam_backend="{BACKEND}"']
 
 
-def wait_for(condition, timeout_s: float = 10.0, poll_s: float = 0.02) -> bool:
-    """Poll `condition` until it holds or `timeout_s` passes (a loaded CPU may be slow); its last answer."""
-    deadline = time.monotonic() + timeout_s
+def wait_for(condition, timeout: float = 30.0, poll_s: float = 0.02) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass (a loaded CPU may be slow); its last answer."""
+    deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             return bool(condition())
