@@ -1,43 +1,7 @@
-"""LiveL2L: the one entry point. `python run.py <command> --help` for each command.
-
-Exit codes, for every command: 0 done; 2 a user's mistake (one `error:` line says what and the fix); 1 an
-internal error (a bug: traceback and one `error: internal error` line); 3 the run went to its end but an output
-failed on the way (disk full, ffmpeg gone: the summary and the report say which); 128 + N stopped by signal N."""
-from __future__ import annotations
-
-import importlib
+"""LiveL2L: the one entry point. `python run.py <command> --help` for each command (the same as `livel2l`)."""
 import sys
-import traceback
 
-COMMANDS = {
-    "live": ("stream.cli", "main_live", "edit a webcam live: preview window, hotkeys, virtual camera"),
-    "demo": ("stream.cli", "main_demo", "run the live pipeline over a video file and write the edited clip"),
-    "bench": ("engines.bench", "main", "time every network on every backend present"),
-    "train": ("training.cli", "main_train", "train the default profile: generator (+ encoder), dataset, regressor, mapper"),
-    "eval": ("training.cli", "main_eval", "compare L2L with linear directions; tables and grids"),
-    "eval-generator": ("training.generator_report", "main", "KID of the generator's faces and inversion of real photos"),
-    "calibrate": ("calibration.cli", "main", "INT8 calibration and the quality gate"),
-    "export": ("engines.export", "main", "export the networks of a profile to ONNX"),
-}
-
-
-def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        width = max(map(len, COMMANDS))
-        lines = [f"  {name:<{width}}  {help_}" for name, (_, _, help_) in COMMANDS.items()]
-        print("usage: python run.py <command> [options]\n\ncommands:\n" + "\n".join(lines))
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    module, func, _ = COMMANDS[argv[0]]
-    try:
-        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:  # a user's mistake is caught by its command (exit code 2); this is a bug of ours
-        traceback.print_exc()
-        print(f"error: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-              "please report it with the traceback above", file=sys.stderr)
-        return 1
-
+from livel2l import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration.config import CalibrationConfig
-from engines.config import MODEL_FIELDS, REPO_ROOT, EngineConfig, resolve_path
+from engines.config import MODEL_FIELDS, EngineConfig
+from errors import ConfigError
+from project import REPO_ROOT, resolve_path
 from stream.config import StreamConfig
 from stream.control_config import ControlConfig
 from training.config import TrainConfig
-
-
-class ConfigError(ValueError):
-    """A configuration value is unknown or of the wrong type."""
 
 
 @dataclass
@@ -34,6 +32,9 @@ class Settings:
             check = getattr(getattr(self, f.name), "validate", None)
             if check is not None:
                 check()
+
+
+SECTIONS = tuple(f.name for f in dataclasses.fields(Settings))
 
 
 def load_settings(path: str | Path | None = None, overrides: list[str] | None = None,
@@ -56,7 +57,7 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | None = 
         if not sep:
             raise ConfigError(f"override '{item}' must look like section.key=value")
         *parents, leaf = key.strip().split(".")
-        nested: dict = {leaf: tomllib.loads(f"v = {value}")["v"] if _is_toml_value(value) else value}
+        nested: dict = {leaf: _parse_value(value)}
         for p in reversed(parents):
             nested = {p: nested}
         _apply(settings, nested, "override")
@@ -83,27 +84,37 @@ def check_config_file_paths(data: dict, where: str) -> None:
     folders inside the repo or the current directory; checked lexically, so a symlink the user placed there
     is theirs to make."""
     roots = {"models": [REPO_ROOT / "models", Path.cwd() / "models"], "project": [REPO_ROOT, Path.cwd()]}
-    for (section, key), kind in CONFIG_FILE_PATHS:
-        table = data.get(section)
-        value = table.get(key) if isinstance(table, dict) else None
+    named = [(f"{section}.{key}", _table(data, section).get(key), kind) for (section, key), kind in CONFIG_FILE_PATHS]
+    extra = _table(_table(data, "train"), "labeller").get("extra")
+    named += [(f"train.labeller.extra[{i}].path", head.get("path"), "models")
+              for i, head in enumerate(extra if isinstance(extra, list) else []) if isinstance(head, dict)]
+    for dotted, value, kind in named:
         if not isinstance(value, str):
             continue  # absent, or of the wrong type: the type check names it
         path = Path(os.path.normpath(resolve_path(Path(value)).absolute()))
         if any(path.is_relative_to(root) for root in roots[kind]):
             continue
+        on_command_line = "" if "[" in dotted else f", or pass it on the command line (--set {dotted}=PATH)"
         if kind == "models":
-            raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside the models folder; put the file under "
-                              f"models/ and point to it there, or pass it on the command line (--set {section}.{key}=PATH)")
-        raise ConfigError(f"{where}: {section}.{key} = {value!r} is outside this project and the current folder; "
-                          f"move it there, or pass it on the command line (--set {section}.{key}=PATH)")
+            raise ConfigError(f"{where}: {dotted} = {value!r} is outside the models folder; put the file under "
+                              f"models/ and point to it there{on_command_line}")
+        raise ConfigError(f"{where}: {dotted} = {value!r} is outside this project and the current folder; "
+                          f"move it there{on_command_line}")
 
 
-def _is_toml_value(text: str) -> bool:
+def _table(data: dict, key: str) -> dict:
+    table = data.get(key)
+    return table if isinstance(table, dict) else {}
+
+
+def _parse_value(text: str) -> object:
+    """A --set value as a typed value: one TOML value (a number, a bool, a "quoted string", a [list]), else the
+    text itself as a string (so a bare path such as C:\\clips\\a.mp4 arrives as typed)."""
     try:
-        tomllib.loads(f"v = {text}")
-        return True
+        parsed = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
-        return False
+        return text
+    return parsed["v"] if list(parsed) == ["v"] else text
 
 
 def _apply(obj: object, data: dict, where: str, prefix: str = "") -> None:

@@ -15,21 +15,21 @@ import torch
 from calibration.config import CalibrationConfig
 from calibration.dataset import CalibrationSet, build_calibration_set, to_crops, to_network
 from calibration.faces import find_faces, folder_sources, photo_sources, video_source
-from calibration.gate import PathResult, Verdict, compare, judge, run_path, save_verdict
+from calibration.gate import PathResult, compare, judge, run_path
 from calibration.quantise import calibration_feeds, quantise_network
 from calibration.tensorrt_calibrator import CalibrationBatches, CalibrationCache, entropy_calibrator, write_trt_ep_table
 from engines.bench import time_engine
 from engines.checkpoint import CheckpointError, read_header
-from engines.config import REPO_ROOT, EngineConfig, resolve_path
-from engines.engine import Engine, TensorSpec
+from engines.config import EngineConfig
+from engines.engine import Engine, TensorSpec, run_batched
 from engines.engine_cache import EngineCache
+from engines.int8_verdict import Verdict, save_verdict
 from engines.onnx_export import file_sha256, int8_path
 from engines.profiles import NetworkSet, build_engine, onnx_file
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
+from project import DEMO_CLIP, resolve_path
 from stream.alignment import AlignmentTemplate
-from stream.stages import run_batched
 
-DEMO_CLIP = REPO_ROOT / "assets/demo_face.mp4"
 
 
 def float_encode_render(nets: NetworkSet) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:

@@ -12,17 +12,15 @@ from calibration.calibrate import environment, gate_networks, load_or_build_set,
 from calibration.config import QUANTISABLE
 from calibration.dataset import save_grid
 from calibration.report import summary_lines, write_report
-from engines.checkpoint import CheckpointError
-from engines.config import resolve_path
-from engines.engine import EngineError
-from engines.engine_args import add_engine_args
 from engines.profiles import load_networks
-from settings import ConfigError, load_settings
+from flags import add_common_flags, settings_from_flags
+from project import resolve_path
+from stream.alignment import alignment_template
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run.py calibrate", description=__doc__)
-    add_engine_args(parser)
+    add_common_flags(parser)
     parser.add_argument("--json", type=Path, default=Path("out/calibration/report.json"), help="report (a .md is written beside it)")
     parser.add_argument("--faces", type=Path, help="a folder of your own face photos / videos to add to the set")
     parser.add_argument("--networks", nargs="+", choices=QUANTISABLE, help="networks to quantise (default: calibration.networks)")
@@ -30,27 +28,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-attributes", action="store_true", help="skip the labeller in the gate (faster; attribute change not measured)")
     parser.add_argument("--random-missing", action="store_true", help="random weights where a default-profile file is absent (development only)")
     parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime CPU threads")
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (CheckpointError, ConfigError, EngineError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run(parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.cli import alignment_template  # mediapipe comes with it: after the flags are known good
-
-    settings = load_settings(args.config, args.overrides)
-    overrides = {"backend": args.engine, "profile": args.profile, "e4e_checkpoint": args.e4e}
-    engine_cfg = replace(settings.engine, threads=args.threads, **{k: v for k, v in overrides.items() if v is not None})
-    if args.trust_pickle:
-        engine_cfg = replace(engine_cfg, trust_pickle=True)
-    engine_cfg.validate()
-    cfg = settings.calibration
-    if args.networks:
-        cfg = replace(cfg, networks=list(args.networks))
-    cfg = replace(cfg, out_dir=resolve_path(cfg.out_dir))
+    settings = settings_from_flags(args, {"engine.threads": args.threads, "calibration.networks": args.networks})
+    engine_cfg = settings.engine
+    cfg = replace(settings.calibration, out_dir=resolve_path(settings.calibration.out_dir))
     torch.set_num_threads(args.threads)
     nets = load_networks(engine_cfg, random_missing=args.random_missing)
     if "random" in nets.weights.values():

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from errors import ConfigError
+
 QUANTISABLE = ("encoder", "generator", "mapper+generator")
 
 
@@ -42,9 +44,7 @@ class CalibrationConfig:
     trt_batch: int = 8  # TensorRT calibrator batch
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         unknown = [n for n in self.networks if n not in QUANTISABLE]
         if unknown or not self.networks:
             raise ConfigError(f"calibration.networks = {self.networks}; choose among {', '.join(QUANTISABLE)}")

@@ -13,10 +13,15 @@ from tqdm import tqdm
 
 from calibration.augment import augmented_crops
 from calibration.faces import FacePhoto
+from errors import UserError
 from stream.alignment import AlignmentTemplate
 
 Encode = Callable[[np.ndarray], np.ndarray]  # (N,3,R,R) float32 in [-1,1] → (N, latent_dim)
 Render = Callable[[np.ndarray], np.ndarray]  # (N, latent_dim) → (N,3,R,R) float32 in [-1,1]
+
+
+class CalibrationSetError(UserError):
+    """The calibration set on disk is unreadable, or the faces given cannot make one."""
 
 
 @dataclass
@@ -62,7 +67,7 @@ class CalibrationSet:
                     data["crops"], data["latents"], data["sources"], data["heldout_crops"], data["heldout_sources"], json.loads(str(data["meta"]))
                 )
         except (OSError, KeyError, ValueError) as e:
-            raise ValueError(f"{path}: not a calibration set ({e}); delete it and run `python run.py calibrate` again") from None
+            raise CalibrationSetError(f"{path}: not a calibration set ({e}); delete it and run `python run.py calibrate` again") from None
 
 
 def to_network(crops: np.ndarray) -> np.ndarray:
@@ -108,10 +113,10 @@ def build_calibration_set(
 ) -> CalibrationSet:
     """Split people, cut and vary the crops, add renders of encoder latents, and record the float encoder's latents."""
     if not faces:
-        raise ValueError("no real face was found in any source; add photos or videos with --faces DIR")
+        raise CalibrationSetError("no real face was found in any source; add photos or videos with --faces DIR")
     calib, held = split_people(faces, heldout, seed, heldout_people)
     if not held:
-        raise ValueError("only one person among the faces, so none can be held out for the gate; add faces with --faces DIR")
+        raise CalibrationSetError("only one person among the faces, so none can be held out for the gate; add faces with --faces DIR")
     real, real_sources = crops_of(calib, template, crops - renders, strength, seed, "calibration crops")
     heldout_crops, heldout_sources = crops_of(held, template, len(held) * heldout_variants, strength * 0.5, seed + 1, "held-out crops")
     latents = encode(to_network(real))

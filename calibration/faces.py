@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import MissingFileError
 from stream.alignment import face_keypoints
 from stream.face_tracker import FaceTracker
 
@@ -71,7 +72,7 @@ def video_source(path: Path, every: int = 1, limit: int | None = None, identity:
     """Every `every`-th frame of a video, at most `limit` of them."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}; give a readable video file")
+        raise MissingFileError(f"cannot open video {path}; give a readable video file")
     frames = []
     index = 0
     while limit is None or len(frames) < limit:
@@ -88,7 +89,7 @@ def video_source(path: Path, every: int = 1, limit: int | None = None, identity:
 def folder_sources(folder: Path, video_every: int = 5) -> list[FrameSource]:
     """Photos and videos of a folder, each file its own identity (name files of one person alike to share it)."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"--faces {folder}: not a folder; give a folder of face photos or videos")
+        raise MissingFileError(f"--faces {folder}: not a folder; give a folder of face photos or videos")
     sources = []
     for path in sorted(folder.iterdir()):
         suffix = path.suffix.lower()

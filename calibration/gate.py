@@ -3,20 +3,21 @@
 Figures, each INT8 path against the float path (encoder → mapper → generator, one network swapped to INT8):
 PSNR of the generated faces, cosine of the encoder latents, identity cosine of the generated faces, and the share
 of the float path's asked attribute change the INT8 path still reaches. The verdict is written next to the INT8
-file; `int8_or_float` reads it when the engines are built and falls back to float (saying so) when refused.
+file (engines/int8_verdict.py); the engines read it when they are built and fall back to float (saying so) when
+it refused the file.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from calibration.config import QUANTISABLE, CalibrationConfig
-from engines.onnx_export import int8_path
+from calibration.config import CalibrationConfig
+from engines.engine import run_batched
+from engines.int8_verdict import Verdict
+from engines.onnx_export import file_sha256
 
 Engine = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 MEANINGFUL_CHANGE = 0.25  # attributes the float path moves less than this (in std) cannot show a loss
@@ -50,8 +51,6 @@ def edit_signs(count: int) -> np.ndarray:
 
 def run_path(encoder: Engine, editor: Engine, images: np.ndarray, n_attributes: int, magnitude: float) -> PathResult:
     """Encode the images, then render each face unedited and with each attribute asked ±magnitude."""
-    from stream.stages import run_batched  # here, so engines/bench.py can read verdicts without loading mediapipe
-
     latents = run_batched(encoder, {"image": images})["latent"]
     signs = edit_signs(len(images))
     originals, edits = None, []
@@ -120,25 +119,6 @@ def attribute_ratios(candidate: PathResult, reference: PathResult, attributes: t
     return out
 
 
-@dataclass
-class Verdict:
-    network: str
-    passed: bool
-    failures: list[str]
-    figures: dict
-    int8_sha256: str
-    thresholds: dict
-
-    def line(self) -> str:
-        f = self.figures
-        parts = [f"PSNR {f['psnr_db']:.1f} dB (worst {f['psnr_db_worst']:.1f})"]
-        for key, label in (("latent_cosine", "latent cos"), ("identity_cosine", "identity cos"), ("attribute_ratio", "attribute reached")):
-            if f.get(key) is not None:
-                parts.append(f"{label} {f[key]:.3f}")
-        state = "passed" if self.passed else "REFUSED: " + "; ".join(self.failures)
-        return f"{self.network}: {', '.join(parts)} → {state}"
-
-
 def judge(network: str, figures: Figures, cfg: CalibrationConfig, int8_file: Path) -> Verdict:
     """Compare the figures with the thresholds in the config; every failure is named with its numbers."""
     failures = []
@@ -153,61 +133,3 @@ def judge(network: str, figures: Figures, cfg: CalibrationConfig, int8_file: Pat
         failures.append(f"attribute change reached {figures.attribute_ratio:.3f} < {cfg.min_attribute_ratio} ({worst})")
     thresholds = {k: getattr(cfg, k) for k in ("min_psnr_db", "min_latent_cosine", "min_identity_cosine", "min_attribute_ratio")}
     return Verdict(network, not failures, failures, asdict(figures), file_sha256(int8_file), thresholds)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def verdict_path(int8_file: Path) -> Path:
-    return Path(int8_file).with_name(Path(int8_file).name + ".gate.json")
-
-
-def save_verdict(verdict: Verdict, int8_file: Path) -> Path:
-    path = verdict_path(int8_file)
-    path.write_text(json.dumps(asdict(verdict), indent=1) + "\n")
-    return path
-
-
-def load_verdict(int8_file: Path) -> Verdict | None:
-    """The gate's verdict on this exact INT8 file, or None when there is none (or it judged another file)."""
-    path = verdict_path(int8_file)
-    if not path.is_file() or not Path(int8_file).is_file():
-        return None
-    try:
-        verdict = Verdict(**json.loads(path.read_text()))
-    except (ValueError, TypeError):
-        return None
-    return verdict if verdict.int8_sha256 == file_sha256(int8_file) else None
-
-
-def gate_state(int8_file: Path) -> str:
-    """One phrase for reports: what the gate said about this INT8 file."""
-    verdict = load_verdict(int8_file)
-    if verdict is None:
-        return "not judged by the quality gate"
-    return "gate passed" if verdict.passed else "gate refused: " + "; ".join(verdict.failures)
-
-
-def int8_or_float(name: str, onnx_path: Path, say: Callable[[str], None] = print) -> str:
-    """The ORT backend to run `name` on when INT8 is asked: "ort-int8" if the gate passed this INT8 file, else "ort".
-
-    A fallback is said in one line, with the gate's figures when it refused. Networks the gate does not judge
-    (the mapper alone) run a present INT8 file as before."""
-    q = int8_path(onnx_path)
-    if name not in QUANTISABLE:
-        if not q.is_file():
-            return "ort"
-        say(f"engine: {name}: INT8 model {q.name} is outside the quality gate's networks; running it unjudged")
-        return "ort-int8"
-    if not q.is_file():
-        say(f"engine: {name}: no INT8 model at {q}; running float (run `python run.py calibrate`)")
-        return "ort"
-    verdict = load_verdict(q)
-    if verdict is None:
-        say(f"engine: {name}: INT8 model not judged by the quality gate; running float (run `python run.py calibrate`)")
-        return "ort"
-    if not verdict.passed:
-        say(f"engine: {name}: INT8 refused by the quality gate ({'; '.join(verdict.failures)}); running float")
-        return "ort"
-    return "ort-int8"

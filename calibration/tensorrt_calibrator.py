@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import ConfigError
+
 
 class CalibrationBatches:
     """Whole batches of named inputs, in order, from per-sample feeds (batch-1 dicts as calibration_feeds makes).
@@ -22,7 +24,7 @@ class CalibrationBatches:
 
     def __init__(self, feeds: list[dict[str, np.ndarray]], batch_size: int):
         if batch_size < 1 or len(feeds) < batch_size:
-            raise ValueError(f"{len(feeds)} calibration samples cannot fill one batch of {batch_size}; lower calibration.trt_batch")
+            raise ConfigError(f"{len(feeds)} calibration samples cannot fill one batch of {batch_size}; lower calibration.trt_batch")
         self.batch_size = batch_size
         self.names = list(feeds[0])
         self.count = len(feeds) // batch_size

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from engines.config import TORCH_PRECISIONS, EngineConfig, resolve_path, torch_cuda_precision
+from engines.config import TORCH_PRECISIONS, EngineConfig, torch_cuda_precision
 from engines.engine import Engine, EngineError, TensorSpec
 from engines.engine_cache import EngineCache
 from engines.onnx_export import int8_path
@@ -16,6 +16,7 @@ from engines.ort_engine import OrtEngine, ort_providers
 from engines.precision import fastest_precision
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
 from engines.torch_engine import TorchEngine
+from project import resolve_path
 
 ALL_BACKENDS = ("torch", "ort", "ort-int8", "trt", "torch-cuda")
 

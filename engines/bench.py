@@ -9,7 +9,6 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,14 @@ import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
-from calibration.gate import gate_state
 from engines.backends import ALL_BACKENDS, backend_status
-from engines.checkpoint import CheckpointError
-from engines.engine import EngineError
-from engines.engine_args import add_engine_args, engine_config_from_args
+from engines.int8_verdict import gate_state
 from engines.onnx_export import int8_path
 from engines.ort_engine import PREFERRED_PROVIDERS
 from engines.precision import time_engine
 from engines.profiles import NETWORKS, NetworkSet, build_engine, load_networks, onnx_file, random_stylegan2
+from errors import UserError
+from flags import add_common_flags, settings_from_flags
 
 
 
@@ -111,12 +109,12 @@ def check_writable(path: Path) -> None:
         with open(path, "a"):
             pass
     except OSError as e:
-        raise EngineError(f"--json {path}: cannot be written ({e.strerror or e}); pass a writable path") from None
+        raise UserError(f"--json {path}: cannot be written ({e.strerror or e}); pass a writable path") from None
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run.py bench", description=__doc__)
-    add_engine_args(parser)
+    add_common_flags(parser)
     parser.add_argument("--json", type=Path, default=Path("out/bench.json"), help="where to write the report")
     parser.add_argument("--resolution", type=int, default=256, help="stylegan2 without --e4e: random weights at this size")
     parser.add_argument("--small", action="store_true", help="stylegan2 without --e4e: narrow random networks (64 channels, "
@@ -132,26 +130,21 @@ def main(argv: list[str]) -> int:
     random_sg2 = args.profile == "stylegan2" and args.e4e is None
     if random_sg2:
         args.profile = None
-    try:
-        cores = os.cpu_count() or 1
-        if not 1 <= args.threads <= cores:
-            raise EngineError(f"--threads {args.threads}: use 1 to this machine's {cores} cores")
-        if args.warmup < 0 or args.repeats < 1:
-            raise EngineError(f"--warmup {args.warmup} --repeats {args.repeats}: use --warmup 0 or more and --repeats 1 or more")
-        check_writable(args.json)  # before minutes of timing, not after
-        config = engine_config_from_args(args)
-        random_sg2 = random_sg2 and config.e4e_checkpoint is None
-        if random_sg2 and args.resolution not in (256, 512, 1024):
-            raise EngineError(f"--resolution {args.resolution}: use 256, 512 or 1024")
-        config = replace(config, threads=args.threads)
-        torch.set_num_threads(args.threads)
-        if args.small and not random_sg2:
-            raise EngineError("--small makes random stylegan2 networks: use it with --profile stylegan2 and no --e4e")
-        nets = random_stylegan2(args.resolution, small=args.small) if random_sg2 else load_networks(config, random_missing=True)
-        report = run_bench(nets, config, args.backends, args.networks, args.warmup, args.repeats)
-    except (CheckpointError, EngineError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cores = os.cpu_count() or 1
+    if not 1 <= args.threads <= cores:
+        raise UserError(f"--threads {args.threads}: use 1 to this machine's {cores} cores")
+    if args.warmup < 0 or args.repeats < 1:
+        raise UserError(f"--warmup {args.warmup} --repeats {args.repeats}: use --warmup 0 or more and --repeats 1 or more")
+    check_writable(args.json)  # before minutes of timing, not after
+    config = settings_from_flags(args, {"engine.threads": args.threads}).engine
+    random_sg2 = random_sg2 and config.e4e_checkpoint is None
+    if random_sg2 and args.resolution not in (256, 512, 1024):
+        raise UserError(f"--resolution {args.resolution}: use 256, 512 or 1024")
+    torch.set_num_threads(args.threads)
+    if args.small and not random_sg2:
+        raise UserError("--small makes random stylegan2 networks: use it with --profile stylegan2 and no --e4e")
+    nets = random_stylegan2(args.resolution, small=args.small) if random_sg2 else load_networks(config, random_missing=True)
+    report = run_bench(nets, config, args.backends, args.networks, args.warmup, args.repeats)
     report["setup"] = {
         "command": "python run.py bench " + " ".join(argv),
         "profile": nets.profile,
@@ -175,8 +168,7 @@ def main(argv: list[str]) -> int:
     try:
         args.json.write_text(json.dumps(report, indent=1))
     except OSError as e:
-        print(f"error: cannot write {args.json} ({e.strerror or e}); pass a writable --json path", file=sys.stderr)
-        return 2
+        raise UserError(f"cannot write {args.json} ({e.strerror or e}); pass a writable --json path") from None
     print(f"wrote {args.json}")
     failed = [f"{name}/{backend}" for name, by in report["errors"].items() for backend in by]
     if failed:

@@ -10,6 +10,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from errors import UserError
+
 HEADER_KEY = "livel2l"
 FORMAT_VERSION = 1
 MAX_HEADER_DEPTH = 8  # the shipped headers nest 6 deep at most (a tfjs graph's node list)
@@ -24,7 +26,7 @@ HEADER_RULES = {"network": "a name of 1 to 64 characters", "profile": "a name of
                 "extra": "an object of up to 256 entries", "version": "a whole number from 1 up"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint is missing, corrupt or not the network that was asked for."""
 
 

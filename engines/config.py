@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from errors import ConfigError
+from project import resolve_path
+
 MODEL_FIELDS = ("generator", "encoder", "mapper", "e4e_checkpoint", "stylegan2_generator", "stylegan2_mapper")
 BACKENDS = ("auto", "trt", "ort", "torch")
 PROFILES = ("default", "stylegan2")
@@ -44,9 +46,7 @@ class EngineConfig:
     cache_dir: Path = Path("cache")
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         if self.resolution and (self.resolution < 256 or self.resolution > 1024 or self.resolution & (self.resolution - 1)):
             raise ConfigError(f"engine.resolution = {self.resolution}; use 0 (the checkpoint's) or 256, 512 or 1024")
         for name, value in self.network_precision.items():
@@ -73,10 +73,3 @@ def torch_cuda_precision(config: EngineConfig, network: str) -> str:
         return config.network_precision[network]
     return "fp32" if config.precision == "fp32" else "auto"
 
-
-def resolve_path(path: Path) -> Path:
-    """A configured path: absolute as is; relative from the current directory if it exists there, else the repo root."""
-    path = Path(path).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    return REPO_ROOT / path

@@ -6,6 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
+from errors import UserError
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -36,5 +38,25 @@ class Engine(Protocol):
     def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
-class EngineError(RuntimeError):
+class EngineError(UserError, RuntimeError):
     """An engine could not be built, loaded or run; the message names the network, backend and fix."""
+
+
+def engine_batch(engine: Engine) -> int:
+    """The fixed batch size of an engine (its first input's leading dimension)."""
+    return int(engine.inputs[0].shape[0])
+
+
+def run_batched(engine: Engine, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Call a fixed-batch engine on any number of rows: chunks of its batch, the last one padded."""
+    batch = engine_batch(engine)
+    n = len(next(iter(feeds.values())))
+    outs: list[dict[str, np.ndarray]] = []
+    for start in range(0, n, batch):
+        chunk = {k: v[start:start + batch] for k, v in feeds.items()}
+        short = batch - len(next(iter(chunk.values())))
+        if short:
+            chunk = {k: np.concatenate([v, np.repeat(v[-1:], short, 0)]) for k, v in chunk.items()}
+        result = engine(chunk)
+        outs.append({k: v[: batch - short] for k, v in result.items()})
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}

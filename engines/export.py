@@ -2,25 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from engines.checkpoint import CheckpointError
-from engines.engine import EngineError
-from engines.engine_args import add_engine_args, engine_config_from_args
 from engines.profiles import NETWORKS, load_networks, onnx_file
+from flags import add_common_flags, settings_from_flags
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run.py export", description=__doc__)
-    add_engine_args(parser)
+    add_common_flags(parser)
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
     args = parser.parse_args(argv)
-    try:
-        config = engine_config_from_args(args)
-        nets = load_networks(config)
-        for name in args.networks:
-            print(f"{name}: {onnx_file(nets, name, config)}")
-    except (CheckpointError, EngineError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    config = settings_from_flags(args).engine
+    nets = load_networks(config)
+    for name in args.networks:
+        print(f"{name}: {onnx_file(nets, name, config)}")
     return 0

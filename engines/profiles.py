@@ -11,17 +11,18 @@ from torch import nn
 
 from engines.backends import choose_backend, make_engine
 from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file, network_from_header
-from engines.config import NETWORKS, EngineConfig, resolve_path
+from engines.config import NETWORKS, EngineConfig
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
 from engines.engine import Engine, EngineError, TensorSpec
 from engines.face_encoder import FaceEncoder
 from engines.generator_file import load_generator_file
+from engines.int8_verdict import int8_or_float
 from engines.mapper import L2LMapper
 from engines.onnx_export import export_onnx
 from engines.stylegan2 import Generator, generator_config
+from project import ATTRIBUTES, resolve_path
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw", "bald", "pitch")  # the project's fixed Δ order
 PIPELINE_NETWORKS = ("encoder", "mapper+generator")  # all the live pipeline runs per frame
 OUTPUT_NAMES = {"encoder": ("latent",), "mapper": ("latent",), "generator": ("image",), "mapper+generator": ("original", "edited")}
 # Names inside the ONNX graphs: an output may not share an input's name.
@@ -130,8 +131,6 @@ def build_engine(nets: NetworkSet, name: str, backend: str, config: EngineConfig
     """
     onnx_path = onnx_file(nets, name, config) if backend in ("ort", "ort-int8", "trt") else None
     if backend == "ort" and config.precision == "int8":
-        from calibration.gate import int8_or_float  # calibration imports engines: import it here
-
         backend = int8_or_float(name, onnx_path)
     module = nets.module(name)
     return make_engine(name, backend, module, nets.input_specs(name), OUTPUT_NAMES[name], onnx_path, config, calibrator)

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from errors import MissingFileError
 from recognisers.face_chip import extract_chips
 
 
-class ModelFileError(FileNotFoundError):
+class ModelFileError(MissingFileError):
     """A recogniser's model file is missing or unreadable."""
 
 

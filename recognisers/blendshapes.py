@@ -7,8 +7,8 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from project import REPO_ROOT
 from recognisers.age_gender import ModelFileError
-from recognisers.config import REPO_ROOT
 
 DEFAULT_PATH = REPO_ROOT / "models/recognisers/face_landmarker.task"
 SMILE = ("mouthSmileLeft", "mouthSmileRight")

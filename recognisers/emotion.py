@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from recognisers.config import REPO_ROOT
+from project import REPO_ROOT
 from recognisers.identity import crop_resize
 from recognisers.tfjs_graph import load_tfjs_graph
 

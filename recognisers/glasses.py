@@ -6,8 +6,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from project import REPO_ROOT
 from recognisers.age_gender import open_session
-from recognisers.config import REPO_ROOT
 
 DEFAULT_PATH = REPO_ROOT / "models/recognisers/glasses.onnx"
 BAND_SIZE = (128, 64)  # width, height of the network's input

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recognisers.config import REPO_ROOT
+from project import REPO_ROOT
 from recognisers.tfjs_graph import load_tfjs_graph
 
 DEFAULT_PATH = REPO_ROOT / "models/recognisers/mobileface.safetensors"

@@ -16,7 +16,7 @@ from engines.profiles import PIPELINE_NETWORKS, load_engines
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta
 from stream.face_tracker import FaceTracker
-from stream.packet import FaceWork
+from stream.frame import FaceWork
 from stream.warp_blend import WarpBlender
 
 

@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO))  # this checkout's engines/, also where the packag
 
 import torch  # noqa: E402
 
+from engines.backends import make_engine  # noqa: E402
 from engines.bench import rss_mib, run_bench  # noqa: E402
 from engines.config import NETWORKS, TORCH_PRECISIONS, EngineConfig  # noqa: E402
-from engines.backends import make_engine  # noqa: E402
 from engines.precision import TOLERANCE, relative_error  # noqa: E402
 from engines.profiles import OUTPUT_NAMES, random_stylegan2  # noqa: E402
 from engines.torch_engine import DTYPES, cudnn_autotune, prepare_module  # noqa: E402

@@ -12,7 +12,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
-from stream.cli import DEMO_CLIP
+from project import DEMO_CLIP
 
 
 def face_hulls(mesh, frame: np.ndarray) -> np.ndarray:

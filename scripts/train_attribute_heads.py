@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recognisers.config import REPO_ROOT  # noqa: E402
+from project import REPO_ROOT  # noqa: E402
 from recognisers.embedding_head import EmbeddingHead, save_head  # noqa: E402
 
 STRENGTHS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # L2 penalty per sample on standardised features

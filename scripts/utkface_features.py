@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from project import REPO_ROOT  # noqa: E402
 from recognisers.age_gender import AgeGenderNet  # noqa: E402
 from recognisers.blendshapes import FaceBlendshapes  # noqa: E402
-from recognisers.config import REPO_ROOT  # noqa: E402
 from recognisers.embedding_head import view_embeddings  # noqa: E402
 from recognisers.face_mesh import FaceMesher  # noqa: E402
 from recognisers.glasses import GlassesClassifier  # noqa: E402

@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from engines.checkpoint import CheckpointHeader, save_checkpoint  # noqa: E402
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e  # noqa: E402
 from engines.mapper import L2LMapper  # noqa: E402
-from engines.profiles import ATTRIBUTES, SMALL_ENCODER_BASE, SMALL_GENERATOR  # noqa: E402
+from engines.profiles import SMALL_ENCODER_BASE, SMALL_GENERATOR  # noqa: E402
 from engines.stylegan2 import Generator  # noqa: E402
+from project import ATTRIBUTES  # noqa: E402
 
 
 def random_e4e(resolution: int, small: bool) -> tuple[E4EInversion, Generator]:

@@ -8,13 +8,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import ConfigError, UserError
+from project import resolve_path
+from settings import Settings
+
 # Face-mesh indices of the eye corners and mouth corners (image-left eye first for a frontal face).
 EYE_A = (33, 133)
 EYE_B = (362, 263)
 MOUTH = (61, 291)
 
 
-class AlignmentError(ValueError):
+class AlignmentError(UserError, ValueError):
     """An alignment template file is unreadable or malformed."""
 
 
@@ -101,3 +105,20 @@ def align_face(frame: np.ndarray, keypoints: np.ndarray, template: AlignmentTemp
     if factor > 1:
         crop = cv2.resize(crop, (template.size, template.size), interpolation=cv2.INTER_AREA)
     return crop, m
+
+
+def alignment_template(settings: Settings, resolution: int) -> AlignmentTemplate:
+    """The template that matches how the profile's generator frames its faces."""
+    if settings.stream.alignment is not None:
+        template = AlignmentTemplate.load(settings.stream.alignment)
+    elif settings.engine.profile == "default":
+        path = resolve_path(Path(settings.engine.generator)).with_name("alignment.json")
+        if not path.is_file():
+            raise ConfigError(f"{path} missing; run python scripts/make_alignment_template.py")
+        template = AlignmentTemplate.load(path)
+    else:
+        template = AlignmentTemplate.ffhq(resolution)
+    if template.size != resolution:
+        raise ConfigError(f"alignment template is {template.size} px but the generator makes {resolution} px; "
+                          "run scripts/make_alignment_template.py for this generator")
+    return template

@@ -9,13 +9,15 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from stream.packet import Frame
+from errors import UserError
+from stream.frame import Frame
 
 
+CAPTURE_STAGE = "capture"  # its milliseconds in Frame.stage_ms: reading and decoding the frame
 OFFLINE_GIVE_UP_S = 10.0  # an offline run's looped file that vanished may come back within this
 
 
-class CaptureError(RuntimeError):
+class CaptureError(UserError, RuntimeError):
     """The source cannot be opened; the message says which and how to fix it."""
 
 
@@ -189,7 +191,7 @@ class CaptureThread(threading.Thread):
             read_since_open, backoff = read_since_open + 1, 0.1
             self.connected.set()
             media_time = index / self.source.fps if self.source.is_file and self.source.fps > 0 else t1 - start
-            self._put(Frame(index, image, t1, media_time, {"capture": (t1 - t0) * 1e3}))
+            self._put(Frame(index, image, t1, media_time, {CAPTURE_STAGE: (t1 - t0) * 1e3}))
             self.captured += 1
             index += 1
             if period:

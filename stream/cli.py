@@ -10,41 +10,36 @@ from pathlib import Path
 
 import torch
 
-from engines.checkpoint import CheckpointError, read_header
-from engines.config import REPO_ROOT, resolve_path
-from engines.engine import EngineError
-from settings import ConfigError, Settings, load_settings
-from stream.alignment import AlignmentError, AlignmentTemplate
+from engines.checkpoint import read_header
+from errors import ConfigError
+from flags import add_common_flags, settings_from_flags
+from project import ATTRIBUTES, DEMO_CLIP, resolve_path
+from settings import Settings
+from stream.alignment import alignment_template
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
-from stream.edit_state import ATTRIBUTES, EditError, EditState, parse_edits
-from stream.keymap import KeymapError, load_keymap
-from stream.presets import PresetBook, PresetError, user_config_dir
-from stream.pipeline import StageFailure
+from stream.edit_state import EditState, parse_edits
+from stream.keymap import load_keymap
+from stream.presets import PresetBook, user_config_dir
 from stream.run_stats import write_report
-from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_problem
 from stream.session import Controls, Session
+from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, VirtualCameraSink, display_problem
 from stream.terminal_keys import TerminalKeys
 
-DEMO_CLIP = REPO_ROOT / "assets" / "demo_face.mp4"
 DEMO_OUTPUT = "out/demo.mp4"
 DEMO_EDIT = "age=+1.5,beard=+1.5,glasses=+1"  # visible at 64 px: mean change in the face ≈ 12/255
-USER_ERRORS = (AlignmentError, CaptureError, CheckpointError, ConfigError, ControlError, EditError, EngineError,
-               KeymapError, PresetError, SinkError, StageFailure)
+STREAM_FLAGS = {"faces": "stream.faces", "blend": "stream.blend", "keymap": "stream.keymap", "control_host": "control.host",
+                "control_token": "control.token", "control_port": "control.port"}
 OUTPUT_FAILED = 3  # the run went to its end, but a sink or the report failed on the way (see run.py)
 
 
-def add_common_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="settings TOML file")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override one setting")
+def add_stream_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags live and demo share: the common settings and engine flags, then the stream's own."""
+    add_common_flags(parser)
     parser.add_argument("--edit", help="edits to start with, e.g. age=+0.8,beard=+1 (units: std of the attribute)")
     parser.add_argument("--faces", help="which faces to edit: largest | all | N")
     parser.add_argument("--blend", choices=("warp", "delta", "replace"),
                         help="warp (default): move the face as G(w)->G(w') moves, add the rest; delta: add G(w')-G(w)")
-    parser.add_argument("--engine", choices=("auto", "trt", "ort", "torch"), help="runtime for the networks")
-    parser.add_argument("--profile", choices=("default", "stylegan2"), help="model profile")
-    parser.add_argument("--e4e", help="stylegan2 profile: e4e/pSp checkpoint (engine.e4e_checkpoint)")
-    parser.add_argument("--trust-pickle", action="store_true", help="allow .pt files that contain pickled Python objects")
     parser.add_argument("--keymap", help="hotkeys TOML (default: stream/keymap.toml)")
     parser.add_argument("--preset", help="start with a saved preset (edits from --edit go on top)")
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=None,
@@ -63,48 +58,18 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace, demo: bool) -> Settings:
-    """Defaults < --config TOML < --set overrides < dedicated flags (passed as typed values, so a Windows path or
-    a quote in a file name arrives exactly as typed)."""
-    flags: dict[str, object] = {}
-    for flag, key in (("faces", "stream.faces"), ("blend", "stream.blend"), ("engine", "engine.backend"),
-                      ("profile", "engine.profile"), ("e4e", "engine.e4e_checkpoint"), ("keymap", "stream.keymap"),
-                      ("control_host", "control.host"), ("control_token", "control.token"),
-                      ("control_port", "control.port")):
-        value = getattr(args, flag)
-        if value is not None:
-            flags[key] = str(value) if isinstance(value, Path) else value
+    """The settings for a live or demo run: the common road (flags.settings_from_flags) with the stream's own
+    flags as typed values, so a Windows path or a quote in a file name arrives exactly as typed."""
+    flags: dict[str, object] = {key: getattr(args, flag) for flag, key in STREAM_FLAGS.items()}
     if args.control is not None:
         flags["control.enabled"] = "on" if args.control else "off"
-    if args.trust_pickle:
-        flags["engine.trust_pickle"] = True
-    if not demo and args.camera is not None:
+    if not demo:
         flags["stream.camera"] = args.camera
-    if args.input:
-        flags["stream.input"] = args.input
+    flags["stream.input"] = args.input or None
     for flag, key in (("preview", "stream.preview"), ("virtualcam", "stream.virtualcam")):
         value = getattr(args, flag)
-        if value is not None:
-            flags[key] = "on" if value else "off"
-        elif demo:
-            flags[key] = "off"
-    return load_settings(args.config, list(args.set), flags)
-
-
-def alignment_template(settings: Settings, resolution: int) -> AlignmentTemplate:
-    """The template that matches how the profile's generator frames its faces."""
-    if settings.stream.alignment is not None:
-        template = AlignmentTemplate.load(settings.stream.alignment)
-    elif settings.engine.profile == "default":
-        path = resolve_path(Path(settings.engine.generator)).with_name("alignment.json")
-        if not path.is_file():
-            raise ConfigError(f"{path} missing; run python scripts/make_alignment_template.py")
-        template = AlignmentTemplate.load(path)
-    else:
-        template = AlignmentTemplate.ffhq(resolution)
-    if template.size != resolution:
-        raise ConfigError(f"alignment template is {template.size} px but the generator makes {resolution} px; "
-                          "run scripts/make_alignment_template.py for this generator")
-    return template
+        flags[key] = ("on" if value else "off") if value is not None else "off" if demo else None
+    return settings_from_flags(args, flags)
 
 
 def open_sinks(settings: Settings, controls: Controls, width: int, height: int, fps: float,
@@ -219,9 +184,9 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     controls = Controls(state, load_keymap(cfg.keymap, engines.attributes), presets)
     fps = source.fps if source.fps > 0 else float(cfg.fps)
     sinks, preview = open_sinks(settings, controls, width, height, fps, args.output)
-    session = Session(cfg, engines, template, controls, source, sinks, preview, lossless=demo, max_frames=args.frames,
+    session = Session(cfg, engines, template, controls, source, sinks, preview, offline=demo, max_frames=args.frames,
                       terminal_keys=preview is None and not demo and TerminalKeys.available(),
-                      realtime=getattr(args, "realtime", False), loop=getattr(args, "loop", False))
+                      realtime=args.realtime, loop=args.loop)
     if preview is not None:
         preview.on_closed = lambda: session.stop("window closed")
     try:
@@ -300,24 +265,14 @@ class StopOnSignals:
             signal.signal(s, handler)
 
 
-def guarded(args: argparse.Namespace, demo: bool) -> int:
-    """Run, turning a user's mistake into one line with the fix instead of a traceback."""
-    try:
-        return run_stream(args, demo)
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
 def main_live(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python run.py live", description="edit a webcam live")
     parser.add_argument("--camera", type=int, help="webcam index (default 0)")
     parser.add_argument("--input", help="a video file or URL instead of a webcam")
     parser.add_argument("--loop", action="store_true", help="restart a video file input at its end")
-    add_common_flags(parser)
-    return guarded(parser.parse_args(argv), demo=False)
+    add_stream_flags(parser)
+    parser.set_defaults(realtime=False)  # a camera is real time already
+    return run_stream(parser.parse_args(argv), demo=False)
 
 
 def main_demo(argv: list[str]) -> int:
@@ -330,6 +285,6 @@ def main_demo(argv: list[str]) -> int:
                         help="feed frames at the clip's own rate, like a camera (latency as live; fps capped)")
     parser.add_argument("--loop", action="store_true",
                         help="restart the clip at its end (a soak run: with --frames N, and --output '' to skip the file)")
-    add_common_flags(parser)
+    add_stream_flags(parser)
     parser.set_defaults(output=DEMO_OUTPUT, report="out/demo_report.json")
-    return guarded(parser.parse_args(argv), demo=True)
+    return run_stream(parser.parse_args(argv), demo=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from errors import ConfigError
+
 
 MAX_FACES = 8  # the face mesh is opened for at most this many faces ('all' is this many too)
 # Bounds every number must keep: the largest frame a camera gives, rates a camera and a filter can have.
@@ -33,7 +35,7 @@ class StreamConfig:
     ramp_frames: int = 6  # frames an edit takes to reach its strength when toggled
     strength_step: float = 0.25  # one raise/lower keypress
     feather: float = 0.12  # mask feather, as a fraction of the face width
-    color_match: bool = True  # replace mode: match the render's colours to the camera's face
+    colour_match: bool = True  # replace mode: match the render's colours to the camera's face
     occlusion: bool = True  # warp mode: fade the edit where something covers the face
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
@@ -44,9 +46,7 @@ class StreamConfig:
     reconnect_max_s: float = 5.0  # longest wait between camera reconnect attempts
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         faces = self.faces
         if faces not in ("largest", "all") and not (faces.isascii() and faces.isdecimal() and 1 <= int(faces) <= MAX_FACES):
             raise ConfigError(f"stream.faces = {faces!r}; use largest, all or a number of faces from 1 to {MAX_FACES}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from errors import ConfigError
+
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
@@ -18,9 +20,7 @@ class ControlConfig:
     presets_dir: Path | None = None  # None = <user config dir>/livel2l/presets
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"control.port = {self.port}; use a TCP port from 1 to 65535 (0 = any free one)")
         if not self.host.strip():

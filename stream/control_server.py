@@ -17,6 +17,7 @@ from typing import Callable
 
 from aiohttp import WSMsgType, web
 
+from errors import UserError
 from stream.edit_state import MAX_STRENGTH, EditState
 from stream.presets import PresetBook, PresetError, PresetMissing
 from stream.session import Controls
@@ -38,7 +39,7 @@ PAGE_HEADERS = {
 }
 
 
-class ControlError(RuntimeError):
+class ControlError(UserError, RuntimeError):
     """The control server cannot start as configured; the message says how to fix it."""
 
 

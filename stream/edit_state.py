@@ -6,11 +6,13 @@ import threading
 
 import numpy as np
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw", "bald", "pitch")
+from errors import UserError
+from project import ATTRIBUTES
+
 MAX_STRENGTH = 3.0  # std of the attribute; the mapper is trained to ±2 and breaks down well beyond
 
 
-class EditError(ValueError):
+class EditError(UserError, ValueError):
     """An --edit value is malformed."""
 
 
@@ -44,6 +46,7 @@ class EditState:
         self.units = dict(units or {})  # attribute → (label change per strength 1, its unit), from the mapper
         self.ramp_frames = ramp_frames
         self.strength_step = strength_step
+        self.default_strength = default_strength
         self._lock = threading.Lock()
         self.strength = {a: default_strength for a in attributes}
         self.enabled = {a: False for a in attributes}
@@ -100,7 +103,7 @@ class EditState:
                 self.enabled[self.selected] = self.strength[self.selected] != 0.0
             elif kind == "reset":
                 self.enabled = {a: False for a in self.attributes}
-                self.strength = {a: 1.0 for a in self.attributes}
+                self.strength = {a: self.default_strength for a in self.attributes}
                 self.bypass = False
             elif kind == "bypass":
                 self.bypass = not self.bypass

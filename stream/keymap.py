@@ -4,6 +4,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from errors import UserError
 from stream.presets import NAME as PRESET_NAME
 
 DEFAULT_KEYMAP = Path(__file__).with_name("keymap.toml")
@@ -11,7 +12,7 @@ ACTIONS = ("stronger", "weaker", "reset", "bypass", "quit")
 KEY_NAMES = ("space", "esc", "tab", "enter", "backspace")
 
 
-class KeymapError(ValueError):
+class KeymapError(UserError, ValueError):
     """The keymap file is unreadable or maps a key twice."""
 
 

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from stream.capture import CaptureThread
-from stream.packet import Frame
+from errors import UserError
+from stream.capture import CAPTURE_STAGE, CaptureThread
+from stream.frame import Frame
 from stream.run_stats import RunStats
 from stream.stages import Stage
 
@@ -23,7 +24,7 @@ END = None  # what a worker passes on when the stream is over
 MAX_FAILED_IN_A_ROW = 30  # about a second of frames: past this a failing stage stops an offline run
 
 
-class StageFailure(RuntimeError):
+class StageFailure(UserError, RuntimeError):
     """A stage failed on every frame for a while; the message names the stage and its last error."""
 
 
@@ -102,7 +103,8 @@ class StageWorker(threading.Thread):
 
 @dataclass
 class Pipeline:
-    """Wires capture and stage groups together; `run()` drives the output group until the stream ends."""
+    """Capture and stage groups joined by buffers, all built here; `run()` drives the output group until the
+    stream ends (once: a pipeline is not restarted)."""
 
     capture: CaptureThread
     face_stages: Sequence[Stage]
@@ -114,12 +116,30 @@ class Pipeline:
     max_frames: int = 0  # 0 = until the source ends
     max_in_flight: int = 3  # one frame per stage group: all groups stay busy, no frame waits in a queue long
     give_up_after: int = MAX_FAILED_IN_A_ROW  # failures in a row that stop the run; 0 = never (live)
-    stats: RunStats = field(default_factory=RunStats)
+    stats: RunStats = field(init=False)
+    workers: list[StageWorker] = field(init=False)
+    output_faults: FaultTolerance = field(init=False)
+    _stop: threading.Event = field(init=False, repr=False)
+    _credits: threading.Semaphore = field(init=False, repr=False)
+    _latents_out: queue.Queue = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        stages = [*self.face_stages, *self.latent_stages, *self.output_stages]
+        self.stats = RunStats(stages=(CAPTURE_STAGE, *(stage.name for stage in stages)))
+        self._stop = threading.Event()
+        self._credits = threading.Semaphore(self.max_in_flight)
+        faces_out: queue.Queue = queue.Queue(maxsize=1)
+        self._latents_out = queue.Queue(maxsize=1)
+        self.workers = [
+            StageWorker("faces", self.face_stages, self._take_capture, faces_out, self._stop, self.give_up_after),
+            StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), self._latents_out,
+                        self._stop, self.give_up_after),
+        ]
+        self.output_faults = FaultTolerance("output", self.give_up_after)
 
     def failures(self) -> dict[str, int]:
         """Frames each worker passed through because one of its stages failed on them."""
-        faults = [w.faults for w in getattr(self, "workers", [])] + [getattr(self, "output_faults", None)]
-        return {f.name: f.failures for f in faults if f is not None}
+        return {f.name: f.failures for f in (*(w.faults for w in self.workers), self.output_faults)}
 
     def _take_capture(self) -> Frame | None:
         """The newest frame, taken only when a pipeline slot is free, so it is as fresh as it can be."""
@@ -153,23 +173,13 @@ class Pipeline:
             pass
 
     def run(self, idle_s: float = 0.1) -> RunStats:
-        self._stop = threading.Event()
-        self._credits = threading.Semaphore(self.max_in_flight)
-        faces_out: queue.Queue = queue.Queue(maxsize=1)
-        latents_out: queue.Queue = queue.Queue(maxsize=1)
-        self.workers = workers = [
-            StageWorker("faces", self.face_stages, self._take_capture, faces_out, self._stop, self.give_up_after),
-            StageWorker("latents", self.latent_stages, lambda: self._take_queue(faces_out), latents_out, self._stop,
-                        self.give_up_after),
-        ]
-        self.output_faults = FaultTolerance("output", self.give_up_after)
         self.capture.start()
-        for w in workers:
+        for w in self.workers:
             w.start()
         try:
             while not self.should_stop():
                 try:
-                    frame = latents_out.get(timeout=idle_s)
+                    frame = self._latents_out.get(timeout=idle_s)
                 except queue.Empty:
                     if self.keep_alive is not None:
                         self.keep_alive()
@@ -187,10 +197,10 @@ class Pipeline:
         finally:
             self._stop.set()
             self.capture.stop()
-            for w in workers:
+            for w in self.workers:
                 w.join(timeout=2.0)
             self.capture.join(timeout=2.0)
-        for w in workers:
+        for w in self.workers:
             if w.error is not None:
                 raise w.error
         return self.stats

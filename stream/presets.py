@@ -8,13 +8,14 @@ import sys
 import tomllib
 from pathlib import Path
 
+from errors import UserError
 from stream.edit_state import MAX_STRENGTH, EditState
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 APP_DIR = "livel2l"
 
 
-class PresetError(ValueError):
+class PresetError(UserError, ValueError):
     """A preset name is malformed or its file is unreadable."""
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.packet import Frame
+from stream.frame import Frame
 
-STAGES = ("capture", "detect", "align", "edit", "encode", "generate", "blend", "sink")
 WINDOW = 20_000
 HISTORY_EVERY = 1000  # ≈ 30 s of camera frames per history point: a few KB an hour
 
@@ -38,18 +37,24 @@ def _window() -> deque:
 
 @dataclass
 class RunStats:
-    """Everything the report needs; `recent_*` feed the HUD."""
+    """Everything the report needs; `recent_*` feed the HUD. `stages` names the timed stages, in their order
+    (the pipeline passes its own)."""
 
+    stages: tuple[str, ...] = ()
     frames: int = 0
     faces_edited: int = 0
     frames_with_faces: int = 0
     first_capture: float | None = None
     last_done: float | None = None
     latencies_ms: deque = field(default_factory=_window)
-    stage_ms: dict[str, deque] = field(default_factory=lambda: {s: _window() for s in STAGES})
-    stage_total_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    stage_ms: dict[str, deque] = field(init=False)
+    stage_total_ms: dict[str, float] = field(init=False)
     recent_done: deque = field(default_factory=lambda: deque(maxlen=30))
     history: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stage_ms = {s: _window() for s in self.stages}
+        self.stage_total_ms = dict.fromkeys(self.stages, 0.0)
 
     def add(self, frame: Frame, done_at: float) -> None:
         self.frames += 1
@@ -59,7 +64,7 @@ class RunStats:
         self.first_capture = frame.captured_at if self.first_capture is None else self.first_capture
         self.last_done = done_at
         self.latencies_ms.append((done_at - frame.captured_at) * 1e3)
-        for name in STAGES:
+        for name in self.stages:
             ms = frame.stage_ms.get(name, 0.0)
             self.stage_ms[name].append(ms)
             self.stage_total_ms[name] += ms

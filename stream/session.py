@@ -12,12 +12,12 @@ from stream.capture import CaptureThread, VideoSource
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
+from stream.frame import Frame
 from stream.hud import draw_hud
-from stream.packet import Frame
 from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink
-from stream.stages import AlignStage, BlendStage, DetectStage, EditStage, EncodeStage, GenerateStage, SinkStage
+from stream.stages import AlignStage, BlendStage, DeltaStage, DetectStage, EncodeStage, GenerateStage, SinkStage
 from stream.terminal_keys import TerminalKeys
 
 if TYPE_CHECKING:
@@ -59,9 +59,9 @@ class Controls:
 
 @dataclass
 class Session:
-    """Everything one run needs; `run()` returns the report. `lossless` (files offline) processes every
-    frame and stops when a stage keeps failing; otherwise capture keeps only the newest frame, a lost
-    source is reopened with backoff, and a failing stage never stops the stream (its frames go out raw)."""
+    """Everything one run needs; `run()` returns the report. An `offline` run (demo: a file) processes every
+    frame and stops when a stage keeps failing; a live one keeps only the newest frame, reopens a lost source
+    with backoff, and never stops for a failing stage (its frames go out raw)."""
 
     config: StreamConfig
     engines: EngineSet
@@ -70,10 +70,10 @@ class Session:
     source: VideoSource
     sinks: list[Sink]
     preview: PreviewWindowSink | None = None
-    lossless: bool = False
+    offline: bool = False
     max_frames: int = 0
     terminal_keys: bool = False
-    realtime: bool = False  # read a file at its own frame rate even when lossless
+    realtime: bool = False  # read a file at its own frame rate even when offline
     loop: bool = False  # restart a file input at its end
     capture: CaptureThread = field(init=False)
     pipeline: Pipeline = field(init=False)
@@ -88,8 +88,8 @@ class Session:
 
     def __post_init__(self) -> None:
         cfg, state = self.config, self.controls.state
-        pace = self.source.is_file and (self.realtime or not self.lossless)
-        self.capture = CaptureThread(self.source, lossless=self.lossless, pace=pace, reconnect=not self.lossless,
+        pace = self.source.is_file and (self.realtime or not self.offline)
+        self.capture = CaptureThread(self.source, lossless=self.offline, pace=pace, reconnect=not self.offline,
                                      loop=self.loop, reconnect_max_s=cfg.reconnect_max_s)
         self.sink_stage = SinkStage(self.sinks)
         self.generate = GenerateStage(self.engines.editor)
@@ -97,14 +97,14 @@ class Session:
         self.pipeline = Pipeline(
             self.capture,
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
-            latent_stages=[EditStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
+            latent_stages=[DeltaStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
                            self.generate],
-            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion), self.sink_stage],
+            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion), self.sink_stage],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,
             on_frame=self.on_frame,
             max_frames=self.max_frames,
-            give_up_after=MAX_FAILED_IN_A_ROW if self.lossless else 0,
+            give_up_after=MAX_FAILED_IN_A_ROW if self.offline else 0,
         )
         if self.preview is not None:
             stats = self.pipeline.stats
@@ -138,9 +138,9 @@ class Session:
         if self._last is None:
             return
         if not self.capture.connected.is_set():
-            self.sink_stage.send(self._last, names=("virtualcam", "preview"))
+            self.sink_stage.send(self._last, to=lambda sink: sink.watched)
         elif self.preview is not None:
-            self.sink_stage.send(self._last, names=("preview",))
+            self.sink_stage.send(self._last, to=lambda sink: sink is self.preview)
 
     def run(self) -> dict:
         """Run until the input ends, --frames, quit or stop(); the report (also in self.report). A stage

@@ -16,10 +16,12 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from errors import UserError
+
 V4L2_FIX = "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=LiveL2L"
 
 
-class SinkError(RuntimeError):
+class SinkError(UserError, RuntimeError):
     """A sink cannot start; the message says why and how to fix it."""
 
 
@@ -32,6 +34,9 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 class Sink(Protocol):
     name: str
+    # Watched live (a virtual camera, a window): while the camera is lost it gets the last frame again so it does
+    # not freeze. A recording is not watched and never gets a repeated frame.
+    watched: bool
 
     def send(self, frame: np.ndarray) -> None: ...
 
@@ -68,6 +73,7 @@ class VideoFileSink:
     (disk full, ffmpeg gone) raises SinkError; what was written up to then stays playable."""
 
     name = "file"
+    watched = False
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 14):
         self.path = Path(path)
@@ -213,6 +219,7 @@ class VirtualCameraSink:
     """pyvirtualcam: v4l2loopback on Linux, OBS / Unity Capture on Windows and macOS."""
 
     name = "virtualcam"
+    watched = True
 
     def __init__(self, width: int, height: int, fps: float, backend: str | None = None, device: str | None = None):
         import pyvirtualcam
@@ -301,6 +308,7 @@ class PreviewWindowSink:
     Must be driven from the thread that created it (HighGUI is not thread-safe)."""
 
     name = "preview"
+    watched = True
     title = "LiveL2L"
     SLIDER_RANGE = 2.0  # sliders span −2…+2 standard deviations in 0.05 steps
     SLIDER_HEIGHT = 25  # pixels a slider row takes below the image (Qt), so the image shows at 1:1

@@ -7,12 +7,12 @@ from typing import Callable, Protocol, Sequence
 import cv2
 import numpy as np
 
-from engines.engine import Engine
+from engines.engine import Engine, run_batched
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
-from stream.packet import FaceWork, Frame
+from stream.frame import FaceWork, Frame
 from stream.sinks import Sink
 from stream.warp_blend import WarpBlender
 
@@ -21,26 +21,6 @@ class Stage(Protocol):
     name: str
 
     def process(self, frame: Frame) -> None: ...
-
-
-def engine_batch(engine: Engine) -> int:
-    """The fixed batch size of an engine (its first input's leading dimension)."""
-    return int(engine.inputs[0].shape[0])
-
-
-def run_batched(engine: Engine, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Call a fixed-batch engine on any number of rows: chunks of its batch, the last one padded."""
-    batch = engine_batch(engine)
-    n = len(next(iter(feeds.values())))
-    outs: list[dict[str, np.ndarray]] = []
-    for start in range(0, n, batch):
-        chunk = {k: v[start:start + batch] for k, v in feeds.items()}
-        short = batch - len(next(iter(chunk.values())))
-        if short:
-            chunk = {k: np.concatenate([v, np.repeat(v[-1:], short, 0)]) for k, v in chunk.items()}
-        result = engine(chunk)
-        outs.append({k: v[: batch - short] for k, v in result.items()})
-    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
 class DetectStage:
@@ -64,10 +44,10 @@ class AlignStage:
             face.crop, face.frame_to_crop = align_face(frame.image, face_keypoints(face.track.landmarks), self.template)
 
 
-class EditStage:
+class DeltaStage:
     """Reads the edit state once per frame: the Δ to apply (toggled edits ramp in) and bypass."""
 
-    name = "edit"
+    name = "delta"
 
     def __init__(self, state: EditState):
         self.state = state
@@ -173,10 +153,10 @@ class SinkStage:
     def process(self, frame: Frame) -> None:
         self.send(frame.output)
 
-    def send(self, image: np.ndarray, names: tuple[str, ...] | None = None) -> None:
-        """To every sink still on, or only to those named (a repeated frame must not be recorded)."""
+    def send(self, image: np.ndarray, to: Callable[[Sink], bool] | None = None) -> None:
+        """To every sink still on, or only to those `to` picks (a repeated frame must not be recorded)."""
         for sink in list(self.sinks):
-            if names is not None and sink.name not in names:
+            if to is not None and not to(sink):
                 continue
             try:
                 sink.send(image)

@@ -15,15 +15,16 @@ from engines.checkpoint import CheckpointHeader, read_header, save_checkpoint
 from engines.config import EngineConfig
 from engines.face_encoder import FaceEncoder
 from engines.mapper import L2LMapper
+from project import ATTRIBUTES as PROJECT_ATTRIBUTES
+from project import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 GENERATOR = REPO / "models/default/generator.safetensors"
-LATENT = read_header(GENERATOR).latent_shape[0]
-PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}  # threads a live run starts  # the shipped generator's latent width
+LATENT = read_header(GENERATOR).latent_shape[0]  # the shipped generator's latent width
+PIPELINE_THREADS = {"capture", "faces", "latents", "ffmpeg-writer", "terminal-keys"}  # threads a live run starts
 TEMPLATE = REPO / "models/default/alignment.json"
 BACKEND = "livel2l-test"  # the pyvirtualcam backend name RecordingCamera is registered under
-DEMO_CLIP = REPO / "assets/demo_face.mp4"
-ATTRIBUTES = ["age", "gender", "beard", "glasses", "smile", "yaw"]
+ATTRIBUTES = list(PROJECT_ATTRIBUTES)
 
 
 def astronaut_bgr() -> np.ndarray:
@@ -156,3 +157,13 @@ class RecordingCamera:
 
 def virtualcam_flags() -> list[str]:
     return ["--virtualcam", "--set", f'stream.virtualcam_backend="{BACKEND}"']
+
+
+def wait_for(condition, timeout: float = 30.0, poll_s: float = 0.02) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass (a loaded CPU may be slow); its last answer."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return bool(condition())
+        time.sleep(poll_s)
+    return True

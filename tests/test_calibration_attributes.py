@@ -12,7 +12,7 @@ from calibration.calibrate import label_stds
 from calibration.config import CalibrationConfig
 from calibration.dataset import to_crops
 from calibration.gate import Figures, PathResult, attribute_ratios, edit_signs, judge
-from engines.profiles import ATTRIBUTES
+from project import ATTRIBUTES
 from training.rendering import load_generator
 from shipped import LATENT
 

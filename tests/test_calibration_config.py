@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 
 
 def test_defaults_are_valid():

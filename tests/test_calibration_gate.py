@@ -14,10 +14,11 @@ from calibration.calibrate import float_encode_render, gate_networks
 from calibration.config import CalibrationConfig
 from calibration.dataset import CalibrationSet, build_calibration_set
 from calibration.faces import find_faces, photo_sources, video_source
-from calibration.gate import int8_or_float, psnr_db, row_cosine
+from calibration.gate import psnr_db, row_cosine
 from calibration.quantise import calibration_feeds, quantise_network
 from engines.bench import run_bench
 from engines.config import EngineConfig
+from engines.int8_verdict import int8_or_float
 from engines.onnx_export import int8_path
 from engines.profiles import build_engine, load_networks, onnx_file
 from stream.alignment import AlignmentTemplate

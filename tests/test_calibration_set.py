@@ -10,7 +10,7 @@ import torch
 
 from calibration.augment import augmented_crops, jitter_keypoints, vary_colour
 from calibration.calibrate import float_encode_render
-from calibration.dataset import CalibrationSet, build_calibration_set, split_people, to_crops, to_network
+from calibration.dataset import CalibrationSet, CalibrationSetError, build_calibration_set, split_people, to_crops, to_network
 from calibration.faces import find_faces, photo_sources, video_source
 from engines.config import EngineConfig
 from engines.profiles import load_networks
@@ -91,11 +91,11 @@ def test_set_is_mostly_real_and_survives_saving(faces, nets, tmp_path):
 def test_a_corrupt_set_file_names_the_fix(tmp_path):
     bad = tmp_path / "set.npz"
     bad.write_bytes(b"not a zip file at all")
-    with pytest.raises(ValueError, match="not a calibration set.*run `python run.py calibrate`"):
+    with pytest.raises(CalibrationSetError, match="not a calibration set.*run `python run.py calibrate`"):
         CalibrationSet.load(bad)
 
 
 def test_one_person_cannot_be_held_out(faces):
     only = [f for f in faces if f.identity == "astronaut"]
-    with pytest.raises(ValueError, match="only one person"):
+    with pytest.raises(CalibrationSetError, match="only one person"):
         build_calibration_set(only, TEMPLATE, lambda x: x, lambda z: z, 8, 0, 0.2, 1, 1.0, 0, LATENT)

@@ -125,7 +125,7 @@ def test_export_command_reports_a_missing_checkpoint_in_one_line(tmp_path):
 
 
 def test_export_command_writes_one_onnx_per_network(profile, capsys):
-    from engines.export import main as export_main
+    from commands import export_main
 
     rc = export_main(["--set", f"engine.encoder='{profile.encoder}'", "--set", f"engine.mapper='{profile.mapper}'",
                       "--set", f"engine.cache_dir='{profile.cache_dir}'"])

@@ -7,14 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from commands import bench_main
 
 from engines.backends import make_engine
-from engines.bench import main as bench_main
 from engines.config import TORCH_PRECISIONS, EngineConfig, torch_cuda_precision
 from engines.precision import fastest_precision
 from engines.profiles import OUTPUT_NAMES, onnx_file, random_stylegan2
 from engines.torch_engine import TorchEngine
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -10,9 +10,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from commands import bench_main
 
 from engines.backends import backend_status, choose_backend, make_engine
-from engines.bench import main as bench_main
 from engines.config import EngineConfig
 from engines.engine import EngineError
 from engines.engine_cache import EngineCache
@@ -22,7 +22,8 @@ from engines.profiles import OUTPUT_NAMES, build_engine, load_networks, onnx_fil
 from engines.stylegan2 import Generator
 from engines.tensorrt_engine import TrtEngine, tensorrt_missing
 from engines.torch_engine import TorchEngine, prepare_module
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

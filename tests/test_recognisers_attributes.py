@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from project import REPO_ROOT
 from recognisers.age_gender import AgeGenderNet, ModelFileError
 from recognisers.blendshapes import FaceBlendshapes
-from recognisers.config import REPO_ROOT
 from recognisers.embedding_head import EmbeddingHead
 from recognisers.face_mesh import FaceMesher
 from recognisers.glasses import GlassesClassifier, eye_band

@@ -6,9 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from recognisers_faces import ROOT, aligned_crops, astronaut_photo, augmentations, lfw_photos, renders
+
+from errors import ConfigError
 from recognisers.config import LabellerConfig, OnnxHeadConfig
 from recognisers.labeller import FaceLabeller
-from recognisers_faces import ROOT, aligned_crops, astronaut_photo, augmentations, lfw_photos, renders
+from settings import load_settings
+from training.frozen import load_labeller
 
 # Renders of scripts/recogniser_grids.py (seed 0, pool 1000), picked by eye from its grids. Beard, bald, glasses
 # and smile are checked on real faces in test_recognisers_attributes.py.
@@ -101,25 +105,34 @@ def test_no_face_gives_nan_labels_and_face_found_zero(labeller):
     assert np.isnan(out["age"]).all() and np.isnan(out["beard"]).all()
 
 
-def test_extra_onnx_head_reproduces_the_builtin_gender(photos):
-    manifest_means = [122.781998, 117.000999, 104.297997]
-    head = {
-        "path": "models/recognisers/gender-v1.onnx",
-        "outputs": {"male_again": 1},
-        "input_size": 32,
-        "mean": manifest_means,
-        "std": [256.0],
-    }
-    lab = FaceLabeller(LabellerConfig(extra=[head]))
+EXTRA_GENDER_HEAD = """
+[[train.labeller.extra]]
+path = "models/recognisers/gender-v1.onnx"
+outputs = {male_again = 1}
+input_size = 32
+mean = [122.781998, 117.000999, 104.297997]
+std = [256.0]
+"""
+
+
+def test_an_extra_onnx_head_named_in_a_settings_file_reaches_the_training_labeller(photos, tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text(EXTRA_GENDER_HEAD)
+    lab = load_labeller(load_settings(config).train.labeller)
     astronaut, lfw = photos
     out = lab.label(np.concatenate([astronaut[None], lfw]))
     lab.close()
     np.testing.assert_allclose(out["male_again"], out["gender"], atol=1e-5)
 
 
-def test_bad_extra_head_config_is_one_clear_line():
-    from settings import ConfigError
+def test_a_settings_file_cannot_name_an_extra_head_outside_the_models_folder(tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text(EXTRA_GENDER_HEAD.replace("models/recognisers/gender-v1.onnx", "/etc/hosts"))
+    with pytest.raises(ConfigError, match=r"train.labeller.extra\[0\].path = '/etc/hosts' is outside the models folder"):
+        load_settings(config)
 
+
+def test_bad_extra_head_config_is_one_clear_line():
     with pytest.raises(ConfigError, match="does not exist"):
         LabellerConfig(extra=[{"path": "models/recognisers/nope.onnx", "outputs": {"x": 0}}]).validate()
     with pytest.raises(ConfigError, match="color"):

@@ -1,4 +1,4 @@
-"""Issue 7, a user's mistakes: bad flags, settings and model files end in one line on stderr that names the
+"""A user's mistakes: bad flags, settings and model files end in one line on stderr that names the
 thing and the fix, a non-zero exit code and no traceback; a TensorRT engine cached for another GPU or
 TensorRT version is found stale (so it is rebuilt), never loaded."""
 from __future__ import annotations
@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from stream_media import DEMO_CLIP, REPO, moving_face_clip, write_video
+from commands import main_demo
+from stream_media import REPO, moving_face_clip, write_video
 
 from engines.engine_cache import EngineCache
 from engines.onnx_export import export_onnx
 from engines.tensorrt_engine import tensorrt_missing
-from stream.cli import main_demo
+from project import DEMO_CLIP
 
 MAPPER = REPO / "models/default/mapper.safetensors"
 GENERATOR = REPO / "models/default/generator.safetensors"

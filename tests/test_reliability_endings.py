@@ -1,4 +1,4 @@
-"""Issue 14, how a run ends: a looped input that vanishes or is replaced is reopened with backoff (live) or
+"""How a run ends: a looped input that vanishes or is replaced is reopened with backoff (live) or
 given up after a while (offline), never hanging the run; Ctrl-C, SIGTERM and SIGHUP end a run as the quit key
 does, with the report, one summary line and a finished video; a display that does not answer is one
 `error:` line naming --no-preview."""
@@ -13,12 +13,12 @@ import threading
 import time
 
 import pytest
-from stream_media import BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, virtualcam_flags
-from stream_media import webcam_frame, write_video
+from commands import main_demo, main_live
+from stream_media import (BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video,
+                          virtualcam_flags, wait_for, webcam_frame, write_video)
 
 from stream.alignment import AlignmentTemplate
 from stream.capture import OFFLINE_GIVE_UP_S, VideoSource
-from stream.cli import main_demo, main_live
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap
@@ -28,13 +28,6 @@ from stream.sinks import VirtualCameraSink
 FPS = 15
 
 pytestmark = pytest.mark.usefixtures("recording_camera")
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def no_pipeline_threads() -> bool:
@@ -54,16 +47,16 @@ def test_a_looped_file_that_vanishes_and_comes_back_changed_keeps_the_live_run_g
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(session.run()))
     runner.start()
-    wait_for(lambda: session.capture.captured > 12)  # looped once at least
+    assert wait_for(lambda: session.capture.captured > 12)  # looped once at least
     path.unlink()
-    wait_for(lambda: not session.capture.connected.is_set())
+    assert wait_for(lambda: not session.capture.connected.is_set())
     path.write_bytes(b"not a video at all")  # replaced by something unreadable: retried with backoff, no spin
     time.sleep(1.0)
     assert session.capture.is_alive()
     captured = session.capture.captured
     big = [webcam_frame(astronaut_bgr(), scale=3.0, size=(1280, 720)) for _ in range(6)]
     write_video(tmp_path / "hd.avi", big, fps=FPS).replace(path)  # back, at another size
-    wait_for(lambda: session.capture.captured > captured + 8)
+    assert wait_for(lambda: session.capture.captured > captured + 8)
     session.controls.on_key("q")
     runner.join(10.0)
     assert not runner.is_alive() and no_pipeline_threads()
@@ -104,7 +97,7 @@ def test_a_signal_ends_the_run_with_report_summary_and_a_finished_video(tmp_path
     child, log = child_run(tmp_path, "demo", "--input", str(clip), "--engine", "torch", "--realtime", "--loop",
                            "--output", str(out), "--report", str(report))
     try:
-        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 40, timeout=90)
+        assert wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 40, timeout=90)
     except AssertionError:
         child.kill()
         raise
@@ -147,7 +140,7 @@ def test_a_session_stopped_from_outside_ends_cleanly_and_says_why(tmp_path, engi
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(session.run()))
     runner.start()
-    wait_for(lambda: len(recording_camera) >= 3)
+    assert wait_for(lambda: len(recording_camera) >= 3)
     session.stop("window closed")
     runner.join(10.0)
     assert not runner.is_alive() and no_pipeline_threads()
@@ -164,7 +157,7 @@ def virtual_display(monkeypatch):
     number = next(n for n in range(90, 200) if not os.path.exists(f"/tmp/.X11-unix/X{n}"))
     server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{number}"), timeout=20)
+    assert wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{number}"), timeout=20)
     monkeypatch.setenv("DISPLAY", f":{number}")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     yield

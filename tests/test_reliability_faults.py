@@ -1,4 +1,4 @@
-"""Issue 7, faults in what comes in: damaged frames, faces that leave, crowd, hide or turn away, and an
+"""Faults in what comes in: damaged frames, faces that leave, crowd, hide or turn away, and an
 engine that raises. Real video files through the whole demo path with the shipped models; a recording
 virtual camera must get one frame of the input's size for every frame in, a raw one where no edit is possible."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from commands import main_demo
 from reliability_media import FailingEngine, crowd_frame, damage_mjpeg_frames, hand_over, turned_head, yaw_homography
 from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
                           read_video, virtualcam_flags, webcam_frame, write_video)
@@ -16,7 +17,6 @@ from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, hul
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.capture import VideoSource
-from stream.cli import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap
@@ -137,7 +137,7 @@ def session(engines, clip, **engine_faults) -> Session:
     source.open()
     return Session(StreamConfig(), dataclasses.replace(engines, **engine_faults), AlignmentTemplate.load(TEMPLATE),
                    Controls(state, load_keymap(None, engines.attributes)), source,
-                   [VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
+                   [VirtualCameraSink(640, 480, 25, backend=BACKEND)], offline=True)
 
 
 def test_an_engine_raising_on_some_frames_costs_only_their_edit(tmp_path, engines, recording_camera):

@@ -1,4 +1,4 @@
-"""Issue 14, checkpoint headers are untrusted: the real shipped mapper's tensors under headers an attacker
+"""Checkpoint headers are untrusted: the real shipped mapper's tensors under headers an attacker
 or a bad tool wrote are refused in one line before any network is built; weights that are not finite are
 refused at load, and renders that are not finite are never blended into the frame."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from commands import main_demo
 from stream_media import BACKEND, REPO, TEMPLATE, moving_face_clip, read_video, write_video
 
 from engines.checkpoint import HEADER_KEY, CheckpointError, CheckpointHeader, load_checkpoint, read_header, save_checkpoint
@@ -17,7 +18,6 @@ from engines.mapper import L2LMapper
 from engines.profiles import load_engines
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap
@@ -108,7 +108,7 @@ def test_a_render_that_is_not_finite_is_never_blended(tmp_path, recording_camera
     source.open()
     session = Session(StreamConfig(), engines, AlignmentTemplate.load(TEMPLATE),
                       Controls(EditState(engines.attributes, {"age": 2.0}), load_keymap(None, engines.attributes)),
-                      source, [VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
+                      source, [VirtualCameraSink(640, 480, 25, backend=BACKEND)], offline=True)
     report = session.run()
     assert report["frames"] == 4 and report["faces_edited"] == 0 and report["faces_not_finite"] == 4
     for src, out in zip(read_video(clip), recording_camera):

@@ -1,4 +1,4 @@
-"""Issue 14, what a run writes: a sink that fails (disk full, ffmpeg killed) is turned off with one warning
+"""What a run writes: a sink that fails (disk full, ffmpeg killed) is turned off with one warning
 while the stream goes on to the others, the video written so far stays playable and the report says what
 failed; the output never replaces the input, and an existing output only with --overwrite."""
 from __future__ import annotations
@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 import pytest
+from commands import main_demo
 from stream_media import BACKEND, PIPELINE_THREADS, REPO, TEMPLATE, moving_face_clip, read_video, virtualcam_flags, write_video
 
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo
 from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.keymap import load_keymap
@@ -40,7 +40,7 @@ def test_ffmpeg_killed_mid_run_turns_the_file_off_and_the_stream_goes_on(tmp_pat
     state = EditState(engines.attributes, {"beard": 2.0})
     session = Session(StreamConfig(), engines, AlignmentTemplate.load(TEMPLATE),
                       Controls(state, load_keymap(None, engines.attributes)), source,
-                      [video, VirtualCameraSink(640, 480, 25, backend=BACKEND)], lossless=True)
+                      [video, VirtualCameraSink(640, 480, 25, backend=BACKEND)], offline=True)
 
     def kill_ffmpeg_after_60_frames():
         while video.frames < 60:

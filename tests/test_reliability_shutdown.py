@@ -1,4 +1,4 @@
-"""Issue 7, a live run over time: frames keep going out while the camera is gone and after it comes back at
+"""A live run over time: frames keep going out while the camera is gone and after it comes back at
 another size, a real-time demo sends every frame without gaps, and quit or Ctrl-C ends a run promptly with
 every thread stopped and the capture released."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 from reliability_media import FailingEngine
-from stream_media import BACKEND, PIPELINE_THREADS, RecordingCamera, virtualcam_flags
+from stream_media import BACKEND, PIPELINE_THREADS, RecordingCamera, virtualcam_flags, wait_for
 from stream_media import REPO, TEMPLATE, astronaut_bgr, moving_face_clip, read_video, webcam_frame, write_video
 
 from stream.alignment import AlignmentTemplate
@@ -50,13 +50,6 @@ def start(session: Session) -> tuple[threading.Thread, dict]:
     return runner, result
 
 
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def assert_ended_cleanly(session: Session, runner: threading.Thread) -> None:
     runner.join(5.0)
     assert not runner.is_alive()
@@ -68,9 +61,9 @@ def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engi
     path = write_video(tmp_path / "camera.avi", moving_face_clip(20), fps=FPS)
     session = live_session(engines, f"file:{path}")  # a stream: its end or absence is a lost camera
     runner, result = start(session)
-    wait_for(lambda: session.pipeline.stats.faces_edited >= 3)
+    assert wait_for(lambda: session.pipeline.stats.faces_edited >= 3)
     path.rename(tmp_path / "unplugged.avi")
-    wait_for(lambda: not session.capture.connected.is_set())
+    assert wait_for(lambda: not session.capture.connected.is_set())
     lost_at = time.perf_counter()
     time.sleep(1.0)  # the camera stays away
     back_at = time.perf_counter()
@@ -78,7 +71,7 @@ def test_camera_gone_then_back_at_another_size_output_never_stops(tmp_path, engi
     write_video(tmp_path / "hd.avi", big, fps=FPS).rename(path)  # back, now at 1280×720
     assert session.capture.connected.wait(5.0)
     edited_before = session.pipeline.stats.faces_edited
-    wait_for(lambda: session.pipeline.stats.faces_edited >= edited_before + 3)
+    assert wait_for(lambda: session.pipeline.stats.faces_edited >= edited_before + 3)
     session.controls.on_key("q")
     assert_ended_cleanly(session, runner)
     assert all(f.shape == (480, 640, 3) for f in recording_camera)
@@ -93,9 +86,9 @@ def test_quit_while_the_camera_is_lost_ends_the_run_at_once(tmp_path, engines, r
     path = write_video(tmp_path / "camera.avi", moving_face_clip(10), fps=FPS)
     session = live_session(engines, f"file:{path}")
     runner, _ = start(session)
-    wait_for(lambda: len(recording_camera) >= 3)
+    assert wait_for(lambda: len(recording_camera) >= 3)
     path.unlink()
-    wait_for(lambda: not session.capture.connected.is_set())
+    assert wait_for(lambda: not session.capture.connected.is_set())
     time.sleep(0.5)  # reconnect attempts with backoff under way
     session.controls.on_key("q")
     assert_ended_cleanly(session, runner)
@@ -107,7 +100,7 @@ def test_a_live_stream_outlives_an_engine_that_fails_on_every_frame(tmp_path, en
     path = write_video(tmp_path / "camera.avi", frames, fps=FPS)
     session = live_session(engines, f"file:{path}", encoder=FailingEngine(engines.encoder, None))
     runner, result = start(session)
-    wait_for(lambda: session.pipeline.failures().get("latents", 0) > 2 * MAX_FAILED_IN_A_ROW)
+    assert wait_for(lambda: session.pipeline.failures().get("latents", 0) > 2 * MAX_FAILED_IN_A_ROW)
     session.controls.on_key("q")
     assert_ended_cleanly(session, runner)
     assert result["stage_failures"]["latents"] > 2 * MAX_FAILED_IN_A_ROW and result["faces_edited"] == 0
@@ -148,7 +141,7 @@ def test_ctrl_c_ends_a_realtime_run_promptly_and_keeps_the_video_written(tmp_pat
     out = tmp_path / "out.mp4"
     child, log = child_demo(tmp_path, clip, "--realtime", "--loop", "--output", str(out))
     try:
-        wait_for(lambda: len(logged(log)) >= 10, timeout=60)
+        assert wait_for(lambda: len(logged(log)) >= 10, timeout=60)
     except AssertionError:
         child.kill()
         raise

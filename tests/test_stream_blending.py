@@ -5,7 +5,7 @@ import numpy as np
 from stream_media import hull_mask, no_face_frame
 
 from stream.blending import blend_delta, blend_replace
-from stream.packet import Frame
+from stream.frame import Frame
 from stream.stages import BlendStage
 
 

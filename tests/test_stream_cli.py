@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from commands import main_demo, main_live
 from stream_media import engine_flags, moving_face_clip, write_engine_checkpoints, write_video
 
-from settings import ConfigError, load_settings
-from stream.cli import main_demo, main_live
+from errors import ConfigError
+from settings import load_settings
 from stream.sinks import V4L2_FIX
 
 
@@ -95,7 +96,7 @@ def test_max_faces_policy():
 
 @pytest.mark.parametrize("path", [r"C:\Users\me\clip.mp4", '/tmp/a "quoted"\tname.mp4', "/tmp/it's.mp4"])
 def test_an_input_path_reaches_the_error_exactly_as_typed(capsys, path):
-    from stream.cli import main_demo
+    from commands import main_demo
 
     assert main_demo(["--input", path, "--output", "", "--report", ""]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -19,14 +19,15 @@ from collections import deque
 import aiohttp
 import numpy as np
 import pytest
+from commands import main_demo, main_live
 from stream_media import (ATTRIBUTES, REPO, TEMPLATE, astronaut_bgr, engine_flags, hull_mask, mesh_landmarks, read_video,
                           webcam_frame, write_engine_checkpoints, write_video)
 
 from engines.profiles import load_engines
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from settings import load_settings
 from stream.alignment import AlignmentTemplate
 from stream.capture import VideoSource
-from stream.cli import main_demo, main_live
 from stream.config import StreamConfig
 from stream.control_server import ControlError, ControlServer
 from stream.edit_state import EditState
@@ -41,6 +42,7 @@ class NullSink:
     """Frames only need to go somewhere; the test reads them from the pipeline's on_frame."""
 
     name = "null"
+    watched = False
 
     def send(self, frame: np.ndarray) -> None:
         pass

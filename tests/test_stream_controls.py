@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from stream_media import REPO, engine_flags, moving_face_clip, write_engine_checkpoints, write_video
+from stream_media import REPO, engine_flags, moving_face_clip, wait_for, write_engine_checkpoints, write_video
 
-from stream.edit_state import ATTRIBUTES, EditError, EditState, parse_edits
+from project import ATTRIBUTES
+from stream.edit_state import EditError, EditState, parse_edits
 from stream.keymap import KeymapError, load_keymap
 
 
@@ -58,7 +59,7 @@ def test_toggled_edits_ramp_in_and_out():
 
 def test_strength_keys_reset_bypass_and_sliders():
     state = EditState(ATTRIBUTES, {"age": 0.8}, ramp_frames=1, strength_step=0.25)
-    np.testing.assert_allclose(state.step(), [0.8, 0, 0, 0, 0, 0])  # initial edits apply at once
+    np.testing.assert_allclose(state.step(), [0.8] + [0] * (len(ATTRIBUTES) - 1))  # initial edits apply at once
     state.apply("stronger")
     assert state.strength["age"] == pytest.approx(1.05)
     state.apply("toggle:smile")
@@ -70,6 +71,16 @@ def test_strength_keys_reset_bypass_and_sliders():
     assert state.bypass
     state.apply("reset")
     assert state.active() == {} and not state.bypass
+
+
+def test_reset_returns_every_strength_to_the_default_strength():
+    state = EditState(ATTRIBUTES, {"age": 0.8}, default_strength=1.5)
+    state.apply("toggle:smile")
+    state.apply("stronger")
+    state.apply("reset")
+    assert state.strength == dict.fromkeys(ATTRIBUTES, 1.5) and state.active() == {}
+    state.apply("toggle:beard")
+    assert state.active() == {"beard": 1.5}
 
 
 def test_edit_flag_parsing():
@@ -93,15 +104,6 @@ def live_command(tmp_path_factory):
     return command
 
 
-def wait_for(check, timeout: float = 60.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool")
 def test_window_hotkeys_change_the_edit_state(tmp_path, live_command):
     # -displayfd: Xvfb picks a free display number and tells us which.
@@ -121,7 +123,7 @@ def test_window_hotkeys_change_the_edit_state(tmp_path, live_command):
             window[:] = out.stdout.split()
             return bool(window)
 
-        assert wait_for(find_window), f"the preview window never opened: {log.read_text()[-2000:]}"
+        assert wait_for(find_window, 60), f"the preview window never opened: {log.read_text()[-2000:]}"
         time.sleep(1.0)
         for key in ("3", "plus", "b", "b", "q"):
             subprocess.run(["xdotool", "key", "--window", window[0], key], env=env, check=True)
@@ -147,7 +149,7 @@ def test_terminal_hotkeys_change_the_edit_state(tmp_path, live_command):
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
                     f"env -u DISPLAY {env_cmd} > {log} 2>&1"], check=True)
     try:
-        assert wait_for(lambda: log.exists() and "keys:" in log.read_text()), "live never listened for keys"
+        assert wait_for(lambda: log.exists() and "keys:" in log.read_text(), 60), "live never listened for keys"
         for key in ("1", "3", "-", "q"):
             subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
             time.sleep(0.4)

@@ -9,7 +9,7 @@ from stream_media import TEMPLATE, moving_face_clip, write_video
 from stream.alignment import AlignmentTemplate
 from stream.capture import CaptureThread, VideoSource
 from stream.face_tracker import FaceTracker
-from stream.packet import Frame
+from stream.frame import Frame
 from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.stages import AlignStage, DetectStage
 

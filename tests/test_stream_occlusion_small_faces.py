@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import main_demo
 from stream_media import (BACKEND, TEMPLATE, engine_flags, no_face_frame, read_video, write_engine_checkpoints,
                           write_video)
 
 from engines.config import EngineConfig
 from engines.profiles import PIPELINE_NETWORKS, load_engines
 from stream.alignment import AlignmentTemplate
-from stream.cli import main_demo
 from stream.face_tracker import FaceTracker
-from stream.packet import Frame
+from stream.frame import Frame
 from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage
 
 DATA = Path(__file__).parent / "data"

@@ -10,7 +10,7 @@ from stream.alignment import AlignmentTemplate, align_face, apply_affine, face_k
 from stream.blending import blend_delta
 from stream.colour import TO_YCC
 from stream.face_tracker import FaceTrack
-from stream.packet import FaceWork, Frame
+from stream.frame import FaceWork, Frame
 from stream.stages import BlendStage
 from stream.warp_blend import WarpBlender, blend_warp, make_flow_estimator, render_flow, warp_edit
 

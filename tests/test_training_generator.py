@@ -9,20 +9,20 @@ import numpy as np
 import torch
 
 from engines.checkpoint import read_header
+from engines.config import EngineConfig
 from engines.generator_file import load_generator_file
 from engines.profiles import load_networks
-from engines.config import EngineConfig
 from engines.standard_latent import encoder_on_standard_latent, generator_on_standard_latent
+from commands import main_train
 from recognisers_faces import astronaut_photo, lfw_photos
-from training.cli import main_train
 from training.face_folder import is_held_out, load_faces
 from training.resume import saved_step
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--set", "generator_training.size=16", "--set", "generator_training.style_dim=16",
-        "--set", "generator_training.channel_base=64", "--set", "generator_training.max_channels=16",
-        "--set", "generator_training.encoder_channels=4", "--set", "generator_training.batch=4",
-        "--set", "generator_training.sample_every=2", "--set", "generator_training.checkpoint_every=2"]
+TINY = ["--set", "train.generator_training.size=16", "--set", "train.generator_training.style_dim=16",
+        "--set", "train.generator_training.channel_base=64", "--set", "train.generator_training.max_channels=16",
+        "--set", "train.generator_training.encoder_channels=4", "--set", "train.generator_training.batch=4",
+        "--set", "train.generator_training.sample_every=2", "--set", "train.generator_training.checkpoint_every=2"]
 
 
 def _photo_folder(tmp_path: Path) -> Path:
@@ -34,20 +34,20 @@ def _photo_folder(tmp_path: Path) -> Path:
 
 
 def _paths(tmp_path: Path) -> list[str]:
-    return ["--set", f"out_dir='{tmp_path / 'models'}'", "--set", f"cache_dir='{tmp_path / 'cache'}'",
-            "--set", f"generator='{tmp_path / 'models/generator.safetensors'}'"]
+    return ["--set", f"train.out_dir='{tmp_path / 'models'}'", "--set", f"train.cache_dir='{tmp_path / 'cache'}'",
+            "--set", f"train.generator='{tmp_path / 'models/generator.safetensors'}'"]
 
 
 def test_generator_stage_trains_resumes_and_writes_a_profile_the_engines_load(tmp_path, capsys):
     data = _photo_folder(tmp_path)
     args = ["--stages", "generator", "--data", str(data), *TINY, *_paths(tmp_path)]
-    assert main_train([*args, "--set", "generator_training.steps=2"]) == 0
+    assert main_train([*args, "--set", "train.generator_training.steps=2"]) == 0
     state = tmp_path / "cache/generator_state.safetensors"
     assert saved_step(state) == 2 and (tmp_path / "cache/generator_samples/step_000002.png").is_file()
-    assert main_train([*args, "--set", "generator_training.steps=2"]) == 0
+    assert main_train([*args, "--set", "train.generator_training.steps=2"]) == 0
     assert "done already" in capsys.readouterr().out
     # More steps go on from the saved state instead of starting again.
-    assert main_train([*args, "--set", "generator_training.steps=4"]) == 0
+    assert main_train([*args, "--set", "train.generator_training.steps=4"]) == 0
     assert saved_step(state) == 4 and read_header(tmp_path / "models/generator.safetensors").extra["steps"] == 4
     header = read_header(tmp_path / "models/generator.safetensors")
     assert "non-commercial" in header.extra["data_licence"]
@@ -64,9 +64,9 @@ def test_generator_stage_trains_resumes_and_writes_a_profile_the_engines_load(tm
 def test_the_adversarial_setting_trains_a_discriminator_too(tmp_path):
     data = _photo_folder(tmp_path)
     assert main_train(["--stages", "generator", "--data", str(data), *TINY, *_paths(tmp_path),
-                       "--set", "generator_training.steps=2", "--set", "generator_training.adversarial_weight=1",
-                       "--set", "generator_training.d_channel_base=64", "--set", "generator_training.d_max_channels=16",
-                       "--set", "generator_training.r1_every=1"]) == 0
+                       "--set", "train.generator_training.steps=2", "--set", "train.generator_training.adversarial_weight=1",
+                       "--set", "train.generator_training.d_channel_base=64", "--set", "train.generator_training.d_max_channels=16",
+                       "--set", "train.generator_training.r1_every=1"]) == 0
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "cache/generator_state.safetensors"), "pt") as f:
@@ -82,10 +82,12 @@ def test_the_gpu_settings_file_loads_and_describes_a_128_px_adversarial_generato
 
 
 def test_generator_stage_without_photos_says_how_to_give_them(tmp_path, capsys):
-    assert main_train(["--stages", "generator", *TINY, *_paths(tmp_path)]) != 0
-    assert "--data" in capsys.readouterr().err
-    assert main_train(["--stages", "generator", "--data", str(tmp_path / "none"), *TINY, *_paths(tmp_path)]) != 0
-    assert "no such folder" in capsys.readouterr().err
+    assert main_train(["--stages", "generator", *TINY, *_paths(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: the generator stage needs real face photos: pass --data DIR (a folder of aligned faces, e.g. UTKFace)"]
+    assert main_train(["--stages", "generator", "--data", str(tmp_path / "none"), *TINY, *_paths(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --data {tmp_path / 'none'}: no such folder; pass a folder of aligned face photos (e.g. UTKFace)"]
 
 
 def test_held_out_split_is_a_fixed_tenth_by_name(tmp_path):

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from settings import ConfigError, load_settings
+from errors import ConfigError
+from project import ATTRIBUTES
+from settings import load_settings
 from training.augment import augment_faces
-from training.config import ATTRIBUTES, DatasetConfig
+from training.config import DatasetConfig
 from training.dataset import build_dataset, chunk_latents, load_dataset
 from training.evaluate import match_linear_step
 from training.frozen import load_labeller

@@ -1,5 +1,5 @@
 """`run.py eval --video`: the live stages over a real clip, every attribute of the profile at −2 and +2,
-judged on the output frames; JSON in the issue's format and a contact sheet."""
+judged on the output frames; a JSON file per clip and a contact sheet."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-
-from training.cli import main_eval
+from commands import main_eval
 
 DATA = Path(__file__).parent / "data"
 pytest.importorskip("dlib", reason="the identity judge needs pip install -e '.[eval]'")

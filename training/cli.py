@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from training.config import TrainConfig
+from errors import ConfigError
+from flags import add_settings_flags, settings_from_flags
+from settings import Settings
 
 STAGES = ("generator", "dataset", "regressor", "mapper", "encoder")
 
@@ -24,21 +25,15 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _settings(args: argparse.Namespace, seed_key: str = "seed") -> TrainConfig:
-    from settings import load_settings
-
-    overrides = [o if o.startswith("train.") else f"train.{o}" for o in args.set]
-    if args.seed is not None:
-        overrides.append(f"train.{seed_key}={args.seed}")
-    cfg = load_settings(args.config, overrides).train
-    torch.set_num_threads(cfg.threads)
-    return cfg
+def _settings(args: argparse.Namespace, flags: dict[str, object]) -> Settings:
+    """The common road from flags to settings; `--set mapper.steps=…` (no section) still means train.mapper.steps."""
+    settings = settings_from_flags(args, flags, short_section="train")
+    torch.set_num_threads(settings.train.threads)
+    return settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a [train] setting, e.g. --set mapper.steps=2000 (repeatable)")
+    add_settings_flags(parser)
     parser.add_argument("--seed", type=int, help="random seed (train.seed; train.eval.seed for eval)")
 
 
@@ -51,31 +46,17 @@ def main_train(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, help="folder of aligned real face photos for the generator stage "
                         "(train.data), e.g. UTKFace's aligned & cropped faces")
     args = parser.parse_args(argv)
-    from settings import ConfigError
+    cfg = _settings(args, {"train.seed": args.seed, "train.data": args.data}).train
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ConfigError(f"--stages: unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
+    from training.stages import run_stage
 
-    try:
-        cfg = _settings(args)
-        if args.data is not None:
-            cfg.data = args.data
-        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-        unknown = [s for s in stages if s not in STAGES]
-        if unknown:
-            raise ConfigError(f"--stages: unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from engines.checkpoint import CheckpointError
-
-    from training.pipeline import run_stage
-
-    try:
-        for stage in stages:
-            start = time.time()
-            outcome = run_stage(stage, cfg, force=args.force, commit=git_commit())
-            print(f"[{stage}] {outcome} ({time.time() - start:.0f} s)", flush=True)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    for stage in stages:
+        start = time.time()
+        outcome = run_stage(stage, cfg, force=args.force, commit=git_commit())
+        print(f"[{stage}] {outcome} ({time.time() - start:.0f} s)", flush=True)
     return 0
 
 
@@ -96,51 +77,28 @@ def main_eval(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.video or args.videos:
         return main_video_eval(args)
-    from settings import ConfigError
-
-    if args.faces is not None:
-        args.set.append(f"eval.faces={args.faces}")
-    try:
-        cfg = _settings(args, seed_key="eval.seed")
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from engines.checkpoint import CheckpointError
-
+    cfg = _settings(args, {"train.eval.seed": args.seed, "train.eval.faces": args.faces}).train
     from training.report import run_evaluation
 
-    try:
-        written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    written = run_evaluation(cfg, args.models or cfg.out_dir, args.out, args.json)
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
 def main_video_eval(args: argparse.Namespace) -> int:
-    """`run.py eval --video CLIP | --videos DIR`; --set takes SECTION.KEY=VALUE here (engine., stream.)."""
-    from engines.checkpoint import CheckpointError
-    from engines.engine import EngineError
-    from settings import ConfigError, load_settings
+    """`run.py eval --video CLIP | --videos DIR`: the live pipeline's engines and stream settings (engine.*, stream.*)."""
+    settings = _settings(args, {"stream.blend": args.blend})
+    from training.video_eval import VideoEvalConfig, VideoEvaluator, clips_in
 
-    try:
-        overrides = list(args.set) + ([f'stream.blend="{args.blend}"'] if args.blend else [])
-        settings = load_settings(args.config, overrides)
-        from training.video_eval import VideoEvalConfig, VideoEvaluator, clips_in
+    clips = clips_in(args.video, args.videos)
+    from engines.profiles import PIPELINE_NETWORKS, load_engines
+    from stream.alignment import alignment_template
 
-        clips = clips_in(args.video, args.videos)
-        from engines.profiles import PIPELINE_NETWORKS, load_engines
-        from stream.cli import alignment_template
-
-        settings.engine.threads = settings.engine.threads or 1
-        engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
-        template = alignment_template(settings, engines.resolution)
-        evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames))
-    except (ConfigError, CheckpointError, EngineError, FileNotFoundError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    settings.engine.threads = settings.engine.threads or 1
+    engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
+    template = alignment_template(settings, engines.resolution)
+    evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames))
     out = args.out if args.out != Path("out/eval") else Path("out/eval/video")
     from training.video_eval import write_summary
 

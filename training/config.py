@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ATTRIBUTES = ("age", "gender", "beard", "glasses", "smile", "yaw", "bald", "pitch")
+from errors import ConfigError
+from recognisers.config import LabellerConfig
+
 # What each attribute's label is measured in; one step of Δ is one standard deviation of the label over renders.
 LABEL_UNITS = {"age": "years", "gender": "P(male)", "beard": "P(beard)", "glasses": "P(glasses)",
                "smile": "smile score", "yaw": "degrees", "bald": "P(bald)", "pitch": "degrees"}
@@ -118,13 +120,13 @@ class TrainConfig:
     mapper: MapperConfig = field(default_factory=MapperConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    labeller: LabellerConfig = field(default_factory=LabellerConfig)  # [train.labeller]: extra = [{path, outputs, …}]
 
     def validate(self) -> None:
-        """Raise settings.ConfigError naming the bad value and the fix."""
-        from settings import ConfigError
-
+        """Raise ConfigError naming the bad value and the fix."""
         if self.threads < 1:
             raise ConfigError(f"train.threads = {self.threads}; use 1 or more")
+        self.labeller.validate()
         for name in ("generator_training", "dataset", "regressor", "mapper", "encoder", "eval"):
             section = getattr(self, name)
             for f in fields(section):

@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from engines.dcgan import DCGANGenerator
+from errors import MissingFileError
 from training.config import DatasetConfig
 from training.rendering import render, to_uint8
 from training.schedule import step_generator
@@ -81,7 +82,7 @@ def load_dataset(folder: Path) -> LatentDataset:
     """Every cached chunk, with rows whose render had no face (or a missing label) dropped."""
     paths = sorted(folder.glob("chunk_*.npz"))
     if not paths:
-        raise FileNotFoundError(f"{folder}: no dataset chunks; run `python run.py train --stages dataset` first")
+        raise MissingFileError(f"{folder}: no dataset chunks; run `python run.py train --stages dataset` first")
     latents, labels = [], {}
     for path in paths:
         with np.load(path) as f:

@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from engines.dcgan import DCGANGenerator
 from engines.mapper import L2LMapper
-from training.config import ATTRIBUTES, EvalConfig
+from project import ATTRIBUTES
+from training.config import EvalConfig
 from training.dataset import FACE_KEY
 from training.rendering import render, to_uint8
 

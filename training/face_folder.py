@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from errors import MissingFileError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 HOLDOUT_MODULUS = 10  # a file is held out when sha1(name) mod 10 == 0: about one face in ten, never trained on
 
@@ -28,10 +30,10 @@ class FaceFolder:
 def list_faces(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"--data {folder}: no such folder; pass a folder of aligned face photos (e.g. UTKFace)")
+        raise MissingFileError(f"--data {folder}: no such folder; pass a folder of aligned face photos (e.g. UTKFace)")
     files = sorted(p for p in folder.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES))
     if not files:
-        raise FileNotFoundError(f"--data {folder}: no .jpg/.png face photos in it; pass a folder of aligned faces")
+        raise MissingFileError(f"--data {folder}: no .jpg/.png face photos in it; pass a folder of aligned faces")
     return files
 
 

@@ -3,21 +3,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from recognisers.labeller import FaceLabeller
+from recognisers.config import LabellerConfig
+from recognisers.identity import IdentityEmbedder, arcface_box
+from recognisers.labeller import FaceLabeller
 
 
-def load_identity_embedder(template: Path | None = None) -> torch.nn.Module | None:
-    """The differentiable face embedder, frozen, or None when the recognisers package has none. With an alignment
-    template (the generator's framing), its crop box puts that template's eyes where the embedder wants them."""
-    try:
-        from recognisers.identity import IdentityEmbedder, arcface_box
-    except ImportError:
-        return None
+def load_identity_embedder(template: Path | None = None) -> torch.nn.Module:
+    """The differentiable face embedder, frozen. With an alignment template (the generator's framing), its crop
+    box puts that template's eyes where the embedder wants them."""
     if template is None:
         embedder = IdentityEmbedder()
     else:
@@ -28,8 +24,7 @@ def load_identity_embedder(template: Path | None = None) -> torch.nn.Module | No
     return embedder
 
 
-def load_labeller() -> FaceLabeller:
-    """The image labeller (age, gender, pose, expression, beard, glasses, face_found)."""
-    from recognisers.labeller import FaceLabeller
-
-    return FaceLabeller()
+def load_labeller(config: LabellerConfig | None = None) -> FaceLabeller:
+    """The image labeller (age, gender, pose, expression, beard, glasses, face_found, and the extra ONNX heads
+    that `[train.labeller]` names)."""
+    return FaceLabeller(config)

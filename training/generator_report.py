@@ -26,6 +26,7 @@ import torch
 from engines.checkpoint import load_checkpoint, load_state_into
 from engines.face_encoder import FaceEncoder
 from engines.generator_file import load_generator_file
+from project import REPO_ROOT
 from recognisers.face_chip import extract_chips
 from recognisers.face_mesh import FaceMesher
 from recognisers.identity import IdentityEmbedder
@@ -108,24 +109,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/generator"))
     parser.add_argument("--samples", type=int, default=400, help="samples and held-out photos for KID")
     parser.add_argument("--dlib-faces", type=int, default=60, help="inversions judged by dlib (≈2 s a face here)")
-    parser.add_argument("--sheet-photos", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data",
+    parser.add_argument("--sheet-photos", type=Path, default=REPO_ROOT / "tests/data",
                         help="face photos that may be published, shown with their reconstructions (not --data)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    try:
-        profiles = {"new": Profile(args.models)} | ({"baseline": Profile(args.baseline)} if args.baseline else {})
-        held = load_faces(args.data, 200, "heldout", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
-        train = load_faces(args.data, 64, "train", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
-        shown = load_faces(args.sheet_photos, 200, "all", limit=8).images.permute(0, 2, 3, 1).numpy()
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    profiles = {"new": Profile(args.models)} | ({"baseline": Profile(args.baseline)} if args.baseline else {})
+    held = load_faces(args.data, 200, "heldout", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
+    train = load_faces(args.data, 64, "train", limit=args.samples).images.permute(0, 2, 3, 1).numpy()
+    shown = load_faces(args.sheet_photos, 200, "all", limit=8).images.permute(0, 2, 3, 1).numpy()
     try:
         from recognisers.dlib_identity import DlibIdentity
 
         dlib_net = DlibIdentity()
-    except ImportError as e:
+    except MissingPackageError as e:
         print(f"warning: {e}; inversions are judged by MobileFace and PSNR only", file=sys.stderr)
         dlib_net = None
     args.out.mkdir(parents=True, exist_ok=True)

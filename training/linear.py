@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.checkpoint import CheckpointHeader, load_checkpoint, save_checkpoint
-from training.config import ATTRIBUTES
+from engines.checkpoint import CheckpointError, CheckpointHeader, load_checkpoint, save_checkpoint
+from project import ATTRIBUTES
 
 
 def fit_directions(latents: np.ndarray, labels: dict[str, np.ndarray]) -> np.ndarray:
@@ -38,7 +38,7 @@ def load_directions(path: Path) -> np.ndarray:
     """(K, D) directions in ATTRIBUTES order."""
     tensors, header = load_checkpoint(path, "linear_directions")
     if header.attributes != list(ATTRIBUTES):
-        raise ValueError(
+        raise CheckpointError(
             f"{path}: directions for {header.attributes}, expected {list(ATTRIBUTES)}; rerun the regressor stage"
         )
     return tensors["directions"].numpy()

@@ -12,7 +12,8 @@ from tqdm import tqdm
 from engines.checkpoint import CheckpointHeader, save_checkpoint
 from engines.dcgan import DCGANGenerator
 from engines.mapper import L2LMapper
-from training.config import ATTRIBUTES, LABEL_UNITS, MapperConfig
+from project import ATTRIBUTES
+from training.config import LABEL_UNITS, MapperConfig
 from training.losses import (attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, on_face_losses,
                              sample_deltas)
 from training.real_faces import RealFaces

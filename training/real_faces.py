@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from errors import MissingFileError
 from recognisers.age_gender_torch import landmark_geometry
 from recognisers.face_mesh import FaceMesher
 from stream.alignment import AlignmentTemplate, align_face, apply_affine, face_keypoints
@@ -61,7 +62,7 @@ def build_real_faces(folder: Path, template: AlignmentTemplate, encoder: torch.n
             geometry.append(landmark_geometry(points[None])[0])
     mesher.close()
     if not crops:
-        raise FileNotFoundError(f"--data {folder}: the face mesh found no face in its photos; pass aligned face photos")
+        raise MissingFileError(f"--data {folder}: the face mesh found no face in its photos; pass aligned face photos")
     crops_t = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
     latents = []
     with torch.no_grad():

@@ -12,7 +12,8 @@ from torch import nn
 from tqdm import tqdm
 
 from engines.checkpoint import CheckpointHeader, load_checkpoint, load_state_into, save_checkpoint
-from training.config import ATTRIBUTES, RegressorConfig
+from project import ATTRIBUTES
+from training.config import RegressorConfig
 from training.dataset import LatentDataset
 
 CLIP = 4.0  # standardised labels are clipped here for training

@@ -31,14 +31,12 @@ def run_evaluation(cfg: TrainConfig, models: Path, out: Path, json_path: Path | 
     """Evaluate the mapper in `models` against its linear directions; returns the files written."""
     template = models / "alignment.json"
     embedder = load_identity_embedder(template if template.is_file() else None)
-    if embedder is None:
-        raise FileNotFoundError("recognisers.identity is missing: the evaluation needs the face embedder")
     generator = load_generator(cfg.generator)
     mapper = load_mapper(models / "mapper.safetensors")
     directions = load_directions(models / "directions.safetensors")
     _, stats = load_regressor(models / "regressor.safetensors")
     standardise = Standardiser(stats["labels"], np.array(stats["label_mean"]), np.array(stats["label_std"]))
-    labeller = load_labeller()
+    labeller = load_labeller(cfg.labeller)
     result, edits = evaluate(generator, mapper, directions, labeller.label, embedder, standardise, cfg.eval)
     out.mkdir(parents=True, exist_ok=True)
     json_path = json_path or out / "eval.json"

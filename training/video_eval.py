@@ -19,13 +19,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from errors import MissingFileError
 from recognisers.dlib_identity import SAME_PERSON, DlibIdentity
 from recognisers.labeller import FaceLabeller
 from stream.alignment import AlignmentTemplate
 from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
-from stream.packet import FaceWork, Frame
+from stream.frame import FaceWork, Frame
 from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage
 
 # Which recogniser reading judges an attribute, and its unit; an attribute missing here is read under its
@@ -88,7 +89,7 @@ def face_box(landmarks: np.ndarray, shape: tuple[int, ...], grow: float = 1.6) -
 def open_clip(path: Path) -> tuple[cv2.VideoCapture, float]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise FileNotFoundError(f"{path}: cannot open the clip; give a video file OpenCV can read")
+        raise MissingFileError(f"{path}: cannot open the clip; give a video file OpenCV can read")
     return cap, cap.get(cv2.CAP_PROP_FPS) or 25.0
 
 
@@ -132,7 +133,7 @@ class VideoEvaluator:
         detect, align = DetectStage(tracker), AlignStage(self.template)
         encode = EncodeStage(self.engines.encoder, cfg.latent_smoothing)
         generate = GenerateStage(self.engines.editor)
-        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.color_match, cfg.occlusion) for name, _, _ in self.edits}
+        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
         n = self.config.frames
         sheet_at = sorted({min(n - 1, int(f * n)) for f in self.config.sheet_frames})
@@ -249,11 +250,11 @@ def clips_in(video: Path | None, videos: Path | None) -> list[Path]:
     """The clips asked for: one file, or every video in a folder."""
     if video is not None:
         if not video.is_file():
-            raise FileNotFoundError(f"--video {video}: no such file")
+            raise MissingFileError(f"--video {video}: no such file")
         return [video]
     found = sorted(p for p in videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".avi", ".mkv", ".webm"))
     if not found:
-        raise FileNotFoundError(f"--videos {videos}: no .mp4/.mov/.avi/.mkv/.webm files in it")
+        raise MissingFileError(f"--videos {videos}: no .mp4/.mov/.avi/.mkv/.webm files in it")
     return found
 
 

@@ -1,7 +1,7 @@
 """Soak benchmark: `python run.py demo --loop --frames N` in a child process, its resident memory sampled
 from outside while it runs, then memory and latency at the start and the end of the run compared.
 
-    python -m stream.soak --frames 36000 --out docs/reliability_soak.json
+    python scripts/soak.py --frames 36000 --out docs/reliability_soak.json
 
 36000 frames are 20 minutes of a 30 fps camera. The demo runs as fast as it can (every frame processed),
 so the latency it reports includes the frames queued between stages; what matters here is whether it grows.
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.run_stats import WINDOW
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, installed or not
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from project import REPO_ROOT  # noqa: E402
+from stream.run_stats import WINDOW  # noqa: E402
+
 EDGE_POINTS = 3  # history points averaged for "start" and "end" (3000 frames each)
 WARM_UP_POINTS = 1  # the first 1000 frames load and warm up the engines and the face mesh: not "start"
 STARTUP_S = 10.0  # outside samples before this are imports and model loading, not the running stream
@@ -124,7 +126,7 @@ def run_soak(frames: int, demo_args: list[str], sample_s: float, log) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stream.soak", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python scripts/soak.py", description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=36000, help="frames to run (36000 = 20 min at 30 fps)")
     parser.add_argument("--out", default="docs/reliability_soak.json", help="result JSON; a .md table is written beside it")
     parser.add_argument("--sample-s", type=float, default=5.0, help="seconds between outside RSS samples")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from errors import ConfigError
 from training.config import TrainConfig
 from training.frozen import load_identity_embedder, load_labeller
 from training.rendering import load_generator
@@ -48,7 +49,7 @@ def run_stage(stage: str, cfg: TrainConfig, force: bool, commit: str) -> str:
     if stage == "dataset":
         from training.dataset import build_dataset
 
-        summary = build_dataset(cfg.dataset, generator, load_labeller().label, out.parent, cfg.seed)
+        summary = build_dataset(cfg.dataset, generator, load_labeller(cfg.labeller).label, out.parent, cfg.seed)
         return f"wrote {out.parent}: {summary['with_face']} of {summary['samples']} renders have a face"
     if stage == "regressor":
         from training.dataset import load_dataset
@@ -99,8 +100,6 @@ def run_generator_stage(cfg: TrainConfig, out: Path, state: Path, force: bool, c
     elif trained_steps(out) >= steps:
         return f"done already: {out} ({trained_steps(out)} steps; --force to redo)"
     if cfg.data is None:
-        from settings import ConfigError
-
         raise ConfigError("the generator stage needs real face photos: pass --data DIR (a folder of aligned faces, e.g. UTKFace)")
     encoder = stage_output("encoder", cfg)
     logs = train_generator(cfg.generator_training, cfg.data, out, encoder, state, cfg.cache_dir / "generator_samples",
@@ -118,7 +117,7 @@ def load_on_face(cfg: TrainConfig, regressor_stats: dict):
     from engines.face_encoder import FaceEncoder
     from recognisers.age_gender_torch import AgeGenderTorch
     from stream.alignment import AlignmentTemplate
-    from training.config import ATTRIBUTES
+    from project import ATTRIBUTES
     from training.mapper import OnFace
     from training.real_faces import build_real_faces, load_real_faces, save_real_faces
 
