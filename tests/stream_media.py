@@ -109,7 +109,7 @@ def write_engine_checkpoints(folder: Path) -> EngineConfig:
         net.to_latent.weight.mul_(60.0)  # latents of unit scale, as a trained encoder gives the generator
     encoder = save_checkpoint(folder / "encoder.safetensors", net.state_dict(),
                               CheckpointHeader(network="face_encoder", config=enc_cfg))
-    map_cfg = dict(latent_dim=LATENT, n_attributes=6, hidden=128, depth=3)
+    map_cfg = dict(latent_dim=LATENT, n_attributes=len(ATTRIBUTES), hidden=128, depth=3)
     mapper = L2LMapper(**map_cfg)
     torch.nn.init.normal_(mapper.out.weight, std=0.5)
     mapper_path = save_checkpoint(folder / "mapper.safetensors", mapper.state_dict(),
