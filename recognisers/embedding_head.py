@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from recognisers.age_gender import ModelFileError
 from recognisers.face_views import face_view
@@ -68,3 +70,36 @@ class EmbeddingHead:
 
     def __call__(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         return self.from_features(view_embeddings(self.embedder, images, landmarks, self.views))
+
+
+def warp_views(images: torch.Tensor, crop_to_view: torch.Tensor, size: int = VIEW_SIZE) -> torch.Tensor:
+    """Differentiable face_view: images (N,3,H,W) in [-1,1] and (N,2,3) crop→view pixel affines (view_matrix) →
+    (N,3,size,size), bilinear with the border repeated, on cv2.warpAffine's pixel-centre convention. The view
+    must not shrink the crop by more than 2× (face_view area-resizes first there; training crops never do)."""
+    n, _, h, w = images.shape
+    full = torch.cat([crop_to_view.double(), crop_to_view.new_tensor([0.0, 0.0, 1.0]).double().expand(n, 1, 3)], dim=1)
+    to_norm = torch.tensor([[2 / (w - 1), 0, -1.0], [0, 2 / (h - 1), -1.0], [0, 0, 1]], dtype=torch.float64)
+    from_norm = torch.tensor([[(size - 1) / 2, 0, (size - 1) / 2], [0, (size - 1) / 2, (size - 1) / 2], [0, 0, 1]],
+                             dtype=torch.float64)
+    theta = (to_norm @ torch.linalg.inv(full) @ from_norm)[:, :2].to(images)
+    grid = F.affine_grid(theta, [n, 3, size, size], align_corners=True)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+class EmbeddingHeadTorch(nn.Module):
+    """The differentiable twin of EmbeddingHead: forward(crops (N,3,H,W) RGB in [-1,1], view maps (N,V,2,3) from
+    view_matrix for each of `views`) → P(attribute) (N,). Frozen."""
+
+    def __init__(self, path: str | Path, embedder: IdentityEmbedder | None = None):
+        super().__init__()
+        head = EmbeddingHead(path, embedder)
+        self.attribute, self.views = head.attribute, head.views
+        self.embedder = head.embedder
+        for name in ("weight", "mean", "std"):
+            self.register_buffer(name, torch.from_numpy(np.asarray(getattr(head, name), np.float32)))
+        self.bias = head.bias
+        self.requires_grad_(False)
+
+    def forward(self, images: torch.Tensor, view_maps: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([self.embedder(warp_views(images, view_maps[:, i])) for i in range(len(self.views))], dim=1)
+        return torch.sigmoid(((features - self.mean) / self.std) @ self.weight + self.bias)

@@ -22,13 +22,18 @@ def keypoints(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([pts[list(EYE_A)].mean(0), pts[list(EYE_B)].mean(0), pts[list(MOUTH)].mean(0)])
 
 
-def face_view(image: np.ndarray, landmarks: np.ndarray, view: str, size: int = 112) -> np.ndarray:
-    """uint8 (H,W,3) crop + its landmarks → uint8 (size,size,3) view; outside the crop repeats its border."""
+def view_matrix(landmarks: np.ndarray, view: str, size: int = 112) -> np.ndarray:
+    """2×3 affine from crop pixels to the size×size view of a face with these (478,3) landmarks."""
     if view not in VIEWS:
         raise ValueError(f"face view '{view}' is unknown; choose {', '.join(VIEWS)}")
     scale, dx, dy = VIEWS[view]
     dst = (FACE_POINTS * scale + np.array([dx, dy])) * size
-    m = similarity_fit(keypoints(landmarks), dst)
+    return similarity_fit(keypoints(landmarks), dst)
+
+
+def face_view(image: np.ndarray, landmarks: np.ndarray, view: str, size: int = 112) -> np.ndarray:
+    """uint8 (H,W,3) crop + its landmarks → uint8 (size,size,3) view; outside the crop repeats its border."""
+    m = view_matrix(landmarks, view, size)
     source = image
     shrink = float(np.hypot(m[0, 0], m[1, 0]))
     if shrink < 0.5:  # large crop: area-resize first so the bilinear warp does not alias

@@ -9,7 +9,7 @@ import numpy as np
 from errors import UserError
 from project import ATTRIBUTES
 
-MAX_STRENGTH = 3.0  # std of the attribute; the mapper is trained to ±2 and breaks down well beyond
+MAX_STRENGTH = 3.0  # std of the attribute; the shipped mapper is trained to ±3 and clamps Δ there (saturates)
 
 
 class EditError(UserError, ValueError):

@@ -310,7 +310,7 @@ class PreviewWindowSink:
     name = "preview"
     watched = True
     title = "LiveL2L"
-    SLIDER_RANGE = 2.0  # sliders span −2…+2 standard deviations in 0.05 steps
+    SLIDER_RANGE = 3.0  # sliders span −3…+3 standard deviations in 0.05 steps (the mapper saturates there)
     SLIDER_HEIGHT = 25  # pixels a slider row takes below the image (Qt), so the image shows at 1:1
 
     def __init__(self, values: dict[str, float], on_key: Callable[[str], None],

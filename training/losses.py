@@ -58,25 +58,26 @@ def sample_deltas(
 
 
 def on_face_losses(
-    before: tuple[torch.Tensor, torch.Tensor],
-    after: tuple[torch.Tensor, torch.Tensor],
+    before: torch.Tensor,
+    after: torch.Tensor,
     delta: torch.Tensor,
     asked: torch.Tensor,
-    units: tuple[float, float],
+    units: torch.Tensor,
+    logit: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reach, preserve) of age and gender read by the real recognisers on real faces with the edit blended in.
+    """(reach, preserve) of recogniser readings (B, C) of real faces before/after the edit was blended in.
 
-    before/after: (age in years, P(male)) of the camera face and of the composite; delta/asked: (B, 2) columns
-    of age and gender, Δ in units (years per unit, P(male) per unit). Age lands at before + Δ·unit (kept in
-    1…90 years); gender is judged in logits, its target P(male) kept in 0.02…0.98 so a +2 on a confident man
-    asks for what a face can show. Unasked columns should not move."""
-    age0, male0 = before
-    age1, male1 = after
-    age_target = (age0 + delta[:, 0] * units[0]).clamp(1.0, 90.0)
-    male_target = (male0 + delta[:, 1] * units[1]).clamp(0.02, 0.98)
-    logit = lambda p: torch.logit(p.clamp(1e-4, 1 - 1e-4))  # noqa: E731
-    errors = torch.stack([(age1 - age_target) / units[0], (logit(male1) - logit(male_target)) / 2], dim=1)
-    drift = torch.stack([(age1 - age0) / units[0], (logit(male1) - logit(male0)) / 2], dim=1)
+    delta/asked (B, C): Δ in units (C,) of each reading (years, or probability per Δ unit). A reading lands at
+    before + Δ·unit: in 1…90 for linear readings (age in years); probabilities (where `logit`) are kept in
+    0.02…0.98 and judged in logits /2, so a +2 on a confident face asks for what a face can show and the
+    gradient does not vanish at P = 0.98. Readings not asked should not move."""
+    logit = logit.bool()
+    target = before + delta * units
+    target = torch.where(logit, target.clamp(0.02, 0.98), target.clamp(1.0, 90.0))
+    to_logit = lambda p: torch.logit(p.clamp(1e-4, 1 - 1e-4)) / 2  # noqa: E731
+    scale = lambda x: torch.where(logit, to_logit(x), x / units)  # noqa: E731
+    errors = scale(after) - scale(target)
+    drift = scale(after) - scale(before)
     asked = asked.float()
     reach = (errors.pow(2) * asked).sum() / asked.sum().clamp(min=1)
     keep = 1 - asked

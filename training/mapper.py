@@ -1,12 +1,11 @@
 """Stage 3: train the Latent-to-Latent mapper f(w, Δ) against the frozen regressor, generator and face embedder."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from engines.checkpoint import CheckpointHeader, save_checkpoint
@@ -14,9 +13,8 @@ from engines.dcgan import DCGANGenerator
 from engines.mapper import L2LMapper
 from project import ATTRIBUTES
 from training.config import LABEL_UNITS, MapperConfig
-from training.losses import (attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, on_face_losses,
-                             sample_deltas)
-from training.real_faces import RealFaces
+from training.losses import attribute_losses, cycle_loss, identity_loss, neighbourhood_loss, sample_deltas
+from training.on_face import OnFace, on_face_terms
 from training.regressor import LatentRegressor
 from training.resume import load_state, save_state
 from training.schedule import cosine_lr, descend, step_generator
@@ -52,36 +50,6 @@ def mapper_losses(
     return losses
 
 
-@dataclass
-class OnFace:
-    """The on-face half of the attribute loss: real faces, the differentiable age/gender recognisers, and the
-    units (years, P(male) per Δ unit) Δ is measured in."""
-
-    faces: RealFaces
-    judge: torch.nn.Module
-    units: tuple[float, float]
-
-
-def on_face_terms(mapper: L2LMapper, generator: torch.nn.Module, on_face: OnFace, rows: int, k: int,
-                  max_delta: float, pair_fraction: float, rng: torch.Generator) -> dict[str, torch.Tensor]:
-    """Age and gender asked of `rows` real faces, judged on the face with G(f(w, Δ)) − G(w) added, as the live
-    delta blend adds it. Every row asks age or gender (sometimes with a second attribute)."""
-    index = torch.randint(len(on_face.faces), (rows,), generator=rng)
-    crops, latents, geometry = on_face.faces.batch(index)
-    delta, asked = sample_deltas(rows, 2, max_delta, 0.0, rng)
-    extra_delta, extra_asked = sample_deltas(rows, k, max_delta, 0.0, rng)
-    pair = (torch.rand(rows, generator=rng) < pair_fraction)[:, None] & extra_asked
-    pair[:, :2] = False
-    full = torch.cat([delta, torch.zeros(rows, k - 2)], dim=1) + extra_delta * pair
-    with torch.no_grad():
-        original = generator(latents)
-        before = on_face.judge(crops, geometry)
-    change = generator(mapper(latents, full)) - original
-    composite = (crops + F.interpolate(change, size=crops.shape[-1], mode="bilinear", align_corners=False)).clamp(-1, 1)
-    reach, preserve = on_face_losses(before, on_face.judge(composite, geometry), delta, asked, on_face.units)
-    return {"on_face": reach, "on_face_preserve": preserve}
-
-
 def train_mapper(
     cfg: MapperConfig,
     regressor: LatentRegressor,
@@ -112,6 +80,8 @@ def train_mapper(
         "identity": cfg.identity_weight,
         "on_face": cfg.on_face_weight,
         "on_face_preserve": cfg.on_face_weight * cfg.preserve_weight,
+        "on_face_identity": cfg.identity_weight,
+        "on_face_cast": cfg.on_face_cast_weight,
     }
     last: dict[str, float] = {}
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="mapper", dynamic_ncols=True)
@@ -122,7 +92,7 @@ def train_mapper(
         rows = cfg.identity_batch if cfg.identity_every and step % cfg.identity_every == 0 else 0
         losses = mapper_losses(mapper, regressor, generator, embedder, latents, delta, asked, label_range, rows)
         if on_face is not None and cfg.on_face_batch > 0:
-            losses.update(on_face_terms(mapper, generator, on_face, cfg.on_face_batch, k, cfg.max_delta,
+            losses.update(on_face_terms(mapper, generator, on_face, cfg.on_face_batch, cfg.max_delta,
                                         cfg.pair_fraction, rng))
         total = sum(weights[name] * value for name, value in losses.items())
         descend(optimizer, total, cosine_lr(cfg.lr, step, cfg.steps))

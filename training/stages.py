@@ -108,21 +108,20 @@ def run_generator_stage(cfg: TrainConfig, out: Path, state: Path, force: bool, c
 
 
 def load_on_face(cfg: TrainConfig, regressor_stats: dict):
-    """The mapper's on-face loss parts (real faces of train.data, the differentiable age/gender recognisers,
-    Δ units from the render labels' spread), or None when train.data is unset or the term is off."""
+    """The mapper's on-face term (real faces of train.data aligned and encoded once, cached; the differentiable
+    recognisers; Δ units from the render labels' spread), or None when train.data is unset or the term is off."""
     if cfg.data is None or cfg.mapper.on_face_batch == 0 or cfg.mapper.on_face_weight == 0:
-        print("mapper: no train.data (--data): training without the on-face age/gender term")
+        print("mapper: no train.data (--data): training without the on-face term")
         return None
+    import torch
+
     from engines.checkpoint import load_checkpoint, load_state_into
     from engines.face_encoder import FaceEncoder
-    from recognisers.age_gender_torch import AgeGenderTorch
-    from stream.alignment import AlignmentTemplate
     from project import ATTRIBUTES
-    from training.mapper import OnFace
+    from stream.alignment import AlignmentTemplate
+    from training.on_face import READINGS, FaceReadings, OnFace
     from training.real_faces import build_real_faces, load_real_faces, save_real_faces
 
-    if ATTRIBUTES[:2] != ("age", "gender"):
-        raise ValueError(f"the on-face term reads age and gender as the first two attributes, not {ATTRIBUTES[:2]}")
     encoder_path = cfg.out_dir / "encoder.safetensors"
     template = framing(cfg)
     if template is None or not encoder_path.is_file():
@@ -140,4 +139,5 @@ def load_on_face(cfg: TrainConfig, regressor_stats: dict):
         faces = build_real_faces(Path(cfg.data), AlignmentTemplate.load(template), encoder, cfg.mapper.on_face_photos)
         save_real_faces(path, faces, source)
     std = regressor_stats["label_std"]
-    return OnFace(faces, AgeGenderTorch(), (float(std[0]), float(std[1])))
+    units = torch.tensor([float(std[ATTRIBUTES.index(a)]) for a in READINGS])
+    return OnFace(faces, FaceReadings(), units)
