@@ -113,10 +113,12 @@ def crop_to_work(frame_to_crop: np.ndarray, region: tuple[int, int, int, int], s
     return frame_to_crop.astype(np.float64) @ work_to_frame
 
 
-def moving_box(move: np.ndarray, size: tuple[int, int], full: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """x0, y0, x1, y1 in region pixels of where the work-grid displacement reaches MIN_MOVE_PX (plus a
-    work pixel of margin), or None when nothing moves."""
-    ys, xs = np.nonzero(np.abs(move).max(-1) >= MIN_MOVE_PX)
+def active_box(layer: np.ndarray, least: float, size: tuple[int, int],
+               full: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """x0, y0, x1, y1 in region pixels of where a work-grid layer reaches `least` in any channel, grown by
+    what bilinear upsampling spreads a cell over (a work pixel and one region pixel), or None when nowhere:
+    outside it the upsampled layer is exactly its zero."""
+    ys, xs = np.nonzero(np.abs(layer).max(-1) >= least)
     if not len(xs):
         return None
     sx, sy = full[0] / size[0], full[1] / size[1]
@@ -127,7 +129,8 @@ def moving_box(move: np.ndarray, size: tuple[int, int], full: tuple[int, int]) -
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
                work_side: int) -> None:
     """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
-    work is one remap over the box where something moves and two saturating uint8 adds."""
+    work is one remap over the box where something moves (MIN_MOVE_PX) and one saturating add over the box
+    where the residual rounds to a change; nothing else of the frame is read or written."""
     if not in_frame(landmarks, frame.shape):
         return
     region = face_region(landmarks, frame.shape)
@@ -143,7 +146,7 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
     add = layers[..., 2:5] * mask
     full = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
-    box = moving_box(move, size, full)
+    box = active_box(move, MIN_MOVE_PX, size, full)
     if box is not None:
         bx0, by0, bx1, by1 = box
         mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
@@ -151,10 +154,14 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
         mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
         my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
         roi[by0:by1, bx0:bx1] = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    # The residual as two uint8 layers (brighter, darker): saturating uint8 adds are the cheapest full-res work.
-    up = cv2.resize(np.clip(add + 0.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
-    down = cv2.resize(np.clip(0.5 - add, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
-    roi[:] = cv2.subtract(cv2.add(roi, up), down)
+    box = active_box(add, 0.5, size, full)  # below half a level the residual rounds to no change
+    if box is not None:
+        bx0, by0, bx1, by1 = box
+        # One uint8 layer offset by 128, upsampled, then roi + layer − 128 in one saturating pass written
+        # straight into the frame (addWeighted rounds once, and every term is an integer: exact).
+        offset = cv2.resize(np.clip(add + 128.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+        part = roi[by0:by1, bx0:bx1]
+        cv2.addWeighted(part, 1.0, offset[by0:by1, bx0:bx1], 1.0, -128.0, dst=part)
 
 
 class WarpBlender:
