@@ -118,12 +118,15 @@ def active_box(layer: np.ndarray, least: float, size: tuple[int, int],
     """x0, y0, x1, y1 in region pixels of where a work-grid layer reaches `least` in any channel, grown by
     what bilinear upsampling spreads a cell over (a work pixel and one region pixel), or None when nowhere:
     outside it the upsampled layer is exactly its zero."""
-    ys, xs = np.nonzero(np.abs(layer).max(-1) >= least)
-    if not len(xs):
+    # rows and columns hit, each reduced along a contiguous axis (a max over the channels alone is 20× slower)
+    hit = (np.abs(layer) >= least).reshape(layer.shape[0], -1)
+    ys = np.flatnonzero(hit.any(1))
+    if not len(ys):
         return None
+    xs = np.flatnonzero(hit.any(0).reshape(-1, layer.shape[2]).any(1))
     sx, sy = full[0] / size[0], full[1] / size[1]
-    return (max(0, int((xs.min() - 0.5) * sx)), max(0, int((ys.min() - 0.5) * sy)),
-            min(full[0], int(np.ceil((xs.max() + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys.max() + 1.5) * sy)) + 1))
+    return (max(0, int((xs[0] - 0.5) * sx)), max(0, int((ys[0] - 0.5) * sy)),
+            min(full[0], int(np.ceil((xs[-1] + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys[-1] + 1.5) * sy)) + 1))
 
 
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
