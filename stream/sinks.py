@@ -71,8 +71,8 @@ def x264_preset(width: int, height: int) -> str:
 
 class VideoFileSink:
     """Writes frames to a video file. .mp4/.mov/.mkv: H.264 (crf 14, full-range 4:2:0, x264_preset) through ffmpeg
-    when present, else OpenCV's mp4v (lossier, about 2/255 of noise); .avi: OpenCV's MJPEG at quality 100. A write that fails
-    (disk full, ffmpeg gone) raises SinkError; what was written up to then stays playable."""
+    when present, else OpenCV's mp4v (lossier, about 2/255 of noise); .avi: OpenCV's MJPEG at quality 100. A write
+    that fails (disk full, ffmpeg gone) raises SinkError; what was written up to then stays playable."""
 
     name = "file"
 

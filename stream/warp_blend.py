@@ -161,7 +161,8 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
     if box is not None:
         bx0, by0, bx1, by1 = box
         # One uint8 layer offset by 128, upsampled, then roi + layer − 128 in one saturating pass written
-        # straight into the frame (addWeighted rounds once, and every term is an integer: exact).
+        # straight into the frame (addWeighted rounds once, and every term is an integer: exact). A residual
+        # past ±127 levels stops there; tame_residual keeps luma within ±MAX_LUMA = 96.
         offset = cv2.resize(np.clip(add + 128.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
         part = roi[by0:by1, bx0:bx1]
         cv2.addWeighted(part, 1.0, offset[by0:by1, bx0:bx1], 1.0, -128.0, dst=part)
