@@ -30,7 +30,7 @@ def tame_residual(residual: np.ndarray, camera: np.ndarray, render: np.ndarray, 
         ren_std = cv2.meanStdDev(cv2.transform(render.astype(np.float32), TO_YCC), mask=inside)[1].ravel()
         ycc[..., 0] *= float(np.clip((cam_std[0] + 1.0) / (ren_std[0] + 1.0), 0.5, 2.0))
         weights = mask * inside
-        ycc[..., 1:] -= (ycc[..., 1:] * weights[..., None]).sum((0, 1)) / weights.sum()
+        ycc[..., 1:] -= np.einsum("ijc,ij->c", ycc[..., 1:], weights) / weights.sum()
         limit = np.maximum(CHROMA_SPREAD * cam_std[1:], MIN_CHROMA)
     else:
         limit = np.full(2, MIN_CHROMA)

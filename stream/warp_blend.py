@@ -86,7 +86,7 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     flow = render_flow(dis, original, edited)
     # A dead zone: flow noise between two renders of one face (a tenth of a render pixel is several frame
     # pixels at 4K) must not wobble the face; real moves of an edit are larger.
-    flow *= np.clip((np.linalg.norm(flow, axis=-1, keepdims=True) - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
+    flow *= np.clip((cv2.magnitude(flow[..., 0], flow[..., 1])[..., None] - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
     moved = warp_by_flow(original, flow)
     hull = crop_hull_mask(crop_landmarks, original.shape[0], feather)
     # follows the face inward, but never past the camera face's own hull: the edit must not leak off the face
