@@ -129,6 +129,30 @@ def active_box(layer: np.ndarray, least: float, size: tuple[int, int],
             min(full[0], int(np.ceil((xs[-1] + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys[-1] + 1.5) * sy)) + 1))
 
 
+def sample_points(move: np.ndarray, region: tuple[int, int, int, int], size: tuple[int, int],
+                  box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (h, w) float32 frame coordinates that each pixel of `box` (region pixels) samples: itself plus
+    the work-grid displacement upsampled. The work cells' own frame positions ride along in the resize: a
+    linear ramp upsamples to exactly the pixels' positions wherever the resize need not clamp at the grid's
+    outer half-cell, which a box of moving cells keeps clear of; a box that reaches it adds them apart.
+    (Two planes, not one two-channel map: cv2.remap reads those faster.)"""
+    x0, y0, x1, y1 = region
+    full = (x1 - x0, y1 - y0)
+    bx0, by0, bx1, by1 = box
+    sx, sy = full[0] / size[0], full[1] / size[1]
+    if (bx0 + 0.5) / sx >= 0.5 and (by0 + 0.5) / sy >= 0.5 and (bx1 - 0.5) / sx <= size[0] - 0.5 \
+            and (by1 - 0.5) / sy <= size[1] - 0.5:
+        cx = x0 + (np.arange(size[0], dtype=np.float32) + 0.5) * sx - 0.5  # frame position of each cell's centre
+        cy = y0 + (np.arange(size[1], dtype=np.float32) + 0.5) * sy - 0.5
+        return (cv2.resize(move[..., 0] + cx, full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1],
+                cv2.resize(move[..., 1] + cy[:, None], full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1])
+    mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+    my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+    mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
+    my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
+    return mx, my
+
+
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
                work_side: int) -> None:
     """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
@@ -152,10 +176,7 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
     box = active_box(move, MIN_MOVE_PX, size, full)
     if box is not None:
         bx0, by0, bx1, by1 = box
-        mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
-        my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
-        mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
-        my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
+        mx, my = sample_points(move, region, size, box)
         roi[by0:by1, bx0:bx1] = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     box = active_box(add, 0.5, size, full)  # below half a level the residual rounds to no change
     if box is not None:

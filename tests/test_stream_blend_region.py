@@ -12,7 +12,7 @@ from stream.face_tracker import FaceTrack
 from stream.packet import FaceWork, Frame
 from stream.stages import BlendStage
 from stream.warp_blend import (MIN_MOVE_PX, WarpEdit, active_box, blend_warp, crop_to_work, make_flow_estimator,
-                               warp_edit, work_grid)
+                               sample_points, warp_edit, work_grid)
 
 
 def a_real_edit(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,3 +83,17 @@ def test_blending_in_place_gives_the_copys_pixels_and_a_copy_leaves_the_camera_f
     assert in_place.output is in_place.image  # no whole-frame copy
     np.testing.assert_array_equal(in_place.output, copied.output)
     assert np.abs(copied.output.astype(int) - frame).max() > 20
+
+
+def test_sample_points_are_the_pixels_own_positions_plus_the_upsampled_move_inside_and_at_the_grid_edge():
+    region, size = (1203, 517, 2230, 1797), (103, 128)  # a 4K face region and its work grid
+    full = (region[2] - region[0], region[3] - region[1])
+    move = np.random.default_rng(0).normal(0, 3, (size[1], size[0], 2)).astype(np.float32)
+    upsampled = cv2.resize(move, full, interpolation=cv2.INTER_LINEAR)
+    for box in ((95, 105, 946, 1213), (0, 0, full[0], full[1])):  # moving cells inside; reaching the edge
+        x0, y0, x1, y1 = box
+        mx, my = sample_points(move, region, size, box)
+        xs = np.arange(region[0] + x0, region[0] + x1, dtype=np.float32)
+        ys = np.arange(region[1] + y0, region[1] + y1, dtype=np.float32)[:, None]
+        assert np.abs(mx - xs - upsampled[y0:y1, x0:x1, 0]).max() < 2e-3  # well below remap's 1/32 px
+        assert np.abs(my - ys - upsampled[y0:y1, x0:x1, 1]).max() < 2e-3
