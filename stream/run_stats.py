@@ -58,8 +58,9 @@ class RunStats:
 
     def add(self, frame: Frame, done_at: float) -> None:
         self.frames += 1
-        if frame.output is not frame.image:
-            self.faces_edited += sum(f.edited is not None for f in frame.faces)
+        # A face has renders only when it was edited (never under bypass); a frame whose output stages failed
+        # has lost its faces.
+        self.faces_edited += sum(f.edited is not None for f in frame.faces)
         self.frames_with_faces += bool(frame.faces)
         self.first_capture = frame.captured_at if self.first_capture is None else self.first_capture
         self.last_done = done_at

@@ -112,12 +112,16 @@ class GenerateStage:
 
 
 class BlendStage:
+    """The edited faces into the frame. `in_place` edits the captured image itself, for a stream whose raw
+    frame is not needed again: no whole-frame copy, so the cost follows the faces, not the frame's size."""
+
     name = "blend"
 
-    def __init__(self, mode: str, feather: float, colour_match: bool, occlusion: bool = True):
+    def __init__(self, mode: str, feather: float, colour_match: bool, occlusion: bool = True, in_place: bool = False):
         self.mode = mode
         self.feather = feather
         self.colour_match = colour_match
+        self.in_place = in_place
         self.warp = WarpBlender(feather, occlusion) if mode == "warp" else None
 
     def process(self, frame: Frame) -> None:
@@ -125,7 +129,7 @@ class BlendStage:
         if frame.bypass or not faces:
             frame.output = frame.image
             return
-        out = frame.image.copy()
+        out = frame.image if self.in_place else frame.image.copy()
         if self.warp is not None:
             self.warp.blend(out, faces, frame.media_time)
             frame.output = out

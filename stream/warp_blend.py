@@ -86,7 +86,7 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     flow = render_flow(dis, original, edited)
     # A dead zone: flow noise between two renders of one face (a tenth of a render pixel is several frame
     # pixels at 4K) must not wobble the face; real moves of an edit are larger.
-    flow *= np.clip((np.linalg.norm(flow, axis=-1, keepdims=True) - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
+    flow *= np.clip((cv2.magnitude(flow[..., 0], flow[..., 1])[..., None] - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
     moved = warp_by_flow(original, flow)
     hull = crop_hull_mask(crop_landmarks, original.shape[0], feather)
     # follows the face inward, but never past the camera face's own hull: the edit must not leak off the face
@@ -113,21 +113,51 @@ def crop_to_work(frame_to_crop: np.ndarray, region: tuple[int, int, int, int], s
     return frame_to_crop.astype(np.float64) @ work_to_frame
 
 
-def moving_box(move: np.ndarray, size: tuple[int, int], full: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """x0, y0, x1, y1 in region pixels of where the work-grid displacement reaches MIN_MOVE_PX (plus a
-    work pixel of margin), or None when nothing moves."""
-    ys, xs = np.nonzero(np.abs(move).max(-1) >= MIN_MOVE_PX)
-    if not len(xs):
+def active_box(layer: np.ndarray, least: float, size: tuple[int, int],
+               full: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """x0, y0, x1, y1 in region pixels of where a work-grid layer reaches `least` in any channel, grown by
+    what bilinear upsampling spreads a cell over (a work pixel and one region pixel), or None when nowhere:
+    outside it the upsampled layer is exactly its zero."""
+    # rows and columns hit, each reduced along a contiguous axis (a max over the channels alone is 20× slower)
+    hit = (np.abs(layer) >= least).reshape(layer.shape[0], -1)
+    ys = np.flatnonzero(hit.any(1))
+    if not len(ys):
         return None
+    xs = np.flatnonzero(hit.any(0).reshape(-1, layer.shape[2]).any(1))
     sx, sy = full[0] / size[0], full[1] / size[1]
-    return (max(0, int((xs.min() - 0.5) * sx)), max(0, int((ys.min() - 0.5) * sy)),
-            min(full[0], int(np.ceil((xs.max() + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys.max() + 1.5) * sy)) + 1))
+    return (max(0, int((xs[0] - 0.5) * sx)), max(0, int((ys[0] - 0.5) * sy)),
+            min(full[0], int(np.ceil((xs[-1] + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys[-1] + 1.5) * sy)) + 1))
+
+
+def sample_points(move: np.ndarray, region: tuple[int, int, int, int], size: tuple[int, int],
+                  box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (h, w) float32 frame coordinates that each pixel of `box` (region pixels) samples: itself plus
+    the work-grid displacement upsampled. The work cells' own frame positions ride along in the resize: a
+    linear ramp upsamples to exactly the pixels' positions wherever the resize need not clamp at the grid's
+    outer half-cell, which a box of moving cells keeps clear of; a box that reaches it adds them apart.
+    (Two planes, not one two-channel map: cv2.remap reads those faster.)"""
+    x0, y0, x1, y1 = region
+    full = (x1 - x0, y1 - y0)
+    bx0, by0, bx1, by1 = box
+    sx, sy = full[0] / size[0], full[1] / size[1]
+    if (bx0 + 0.5) / sx >= 0.5 and (by0 + 0.5) / sy >= 0.5 and (bx1 - 0.5) / sx <= size[0] - 0.5 \
+            and (by1 - 0.5) / sy <= size[1] - 0.5:
+        cx = x0 + (np.arange(size[0], dtype=np.float32) + 0.5) * sx - 0.5  # frame position of each cell's centre
+        cy = y0 + (np.arange(size[1], dtype=np.float32) + 0.5) * sy - 0.5
+        return (cv2.resize(move[..., 0] + cx, full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1],
+                cv2.resize(move[..., 1] + cy[:, None], full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1])
+    mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+    my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+    mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
+    my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
+    return mx, my
 
 
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
                work_side: int) -> None:
     """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
-    work is one remap over the box where something moves and two saturating uint8 adds."""
+    work is one remap over the box where something moves (MIN_MOVE_PX) and one saturating add over the box
+    where the residual rounds to a change; nothing else of the frame is read or written."""
     if not in_frame(landmarks, frame.shape):
         return
     region = face_region(landmarks, frame.shape)
@@ -143,18 +173,20 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
     add = layers[..., 2:5] * mask
     full = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
-    box = moving_box(move, size, full)
+    box = active_box(move, MIN_MOVE_PX, size, full)
     if box is not None:
         bx0, by0, bx1, by1 = box
-        mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
-        my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
-        mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
-        my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
+        mx, my = sample_points(move, region, size, box)
         roi[by0:by1, bx0:bx1] = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    # The residual as two uint8 layers (brighter, darker): saturating uint8 adds are the cheapest full-res work.
-    up = cv2.resize(np.clip(add + 0.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
-    down = cv2.resize(np.clip(0.5 - add, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
-    roi[:] = cv2.subtract(cv2.add(roi, up), down)
+    box = active_box(add, 0.5, size, full)  # below half a level the residual rounds to no change
+    if box is not None:
+        bx0, by0, bx1, by1 = box
+        # One uint8 layer offset by 128, upsampled, then roi + layer − 128 in one saturating pass written
+        # straight into the frame (addWeighted rounds once, and every term is an integer: exact). A residual
+        # past ±127 levels stops there; tame_residual keeps luma within ±MAX_LUMA = 96.
+        offset = cv2.resize(np.clip(add + 128.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+        part = roi[by0:by1, bx0:bx1]
+        cv2.addWeighted(part, 1.0, offset[by0:by1, bx0:bx1], 1.0, -128.0, dst=part)
 
 
 class WarpBlender:
