@@ -1,5 +1,6 @@
 """The mapper's on-face attribute term: real faces aligned and encoded as the live pipeline does, read by the
-differentiable dlib networks, and the loss that asks age and gender of the blended face."""
+differentiable twins of the recognisers (dlib age/gender, beard and bald heads), and the loss that asks those
+attributes of the face with the edit blended in."""
 from __future__ import annotations
 
 import shutil
@@ -12,11 +13,10 @@ import torch
 from engines.checkpoint import load_checkpoint
 from engines.profiles import load_networks, strength_units
 from engines.config import EngineConfig
-from recognisers.age_gender import AgeGenderNet
-from recognisers.age_gender_torch import AgeGenderTorch
-from recognisers.face_mesh import FaceMesher
+from recognisers.labeller import FaceLabeller
 from stream.alignment import AlignmentTemplate
 from training.losses import on_face_losses
+from training.on_face import READINGS, FaceReadings
 from training.real_faces import CROP_SCALE, build_real_faces, load_real_faces, save_real_faces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,20 +37,16 @@ def test_real_faces_are_aligned_encoded_and_read_like_the_labeller(real_faces, o
     faces, template = real_faces
     assert len(faces) == len(FRAMES)  # the face mesh finds the face in every real frame
     assert tuple(faces.crops.shape[1:]) == (3, template.size * CROP_SCALE, template.size * CROP_SCALE)
-    crops, latents, geometry = faces.batch(torch.arange(len(faces)))
+    crops, latents, geometry, views = faces.batch(torch.arange(len(faces)))
     assert torch.isfinite(latents).all() and latents.shape[1] == load_networks(EngineConfig()).latent_shape[0]
     with torch.no_grad():
-        age, male = AgeGenderTorch()(crops, geometry)
-    # the image labeller's dlib networks, fitted on the crops by their own face mesh, read the same faces
-    images = faces.crops.permute(0, 2, 3, 1).numpy().copy()
-    mesher = FaceMesher(192)
-    landmarks, found = mesher(images)
-    mesher.close()
-    assert found.all()
-    ref_age, ref_male = AgeGenderNet(REPO / "models/recognisers")(images, landmarks)
-    np.testing.assert_allclose(age.numpy(), ref_age, atol=4.0)
-    np.testing.assert_allclose(male.numpy(), ref_male, atol=0.15)
-    assert (male.numpy()[:2] > 0.5).all()  # the man of cap13 reads as male
+        readings = FaceReadings()(crops, geometry, views).numpy()
+    # the image labeller (numpy, ONNX Runtime, its own face mesh on the crops) reads the same faces alike
+    labels = FaceLabeller().label(faces.crops.permute(0, 2, 3, 1).numpy().copy())
+    for i, name in enumerate(READINGS):
+        tolerance = {"age": 4.0}.get(name, 0.1)
+        np.testing.assert_allclose(readings[:, i], labels[name], atol=tolerance, err_msg=name)
+    assert (readings[:2, 1] > 0.5).all()  # the man of cap13 reads as male
 
 
 def test_real_faces_cache_is_kept_only_for_its_source(real_faces, tmp_path):
@@ -62,18 +58,24 @@ def test_real_faces_cache_is_kept_only_for_its_source(real_faces, tmp_path):
     assert load_real_faces(path, "photos|encoder B") is None  # another encoder: encoded again
 
 
-def test_on_face_loss_asks_age_in_years_and_gender_in_logits():
-    before = (torch.tensor([30.0, 30.0]), torch.tensor([0.9, 0.9]))
+def test_on_face_loss_asks_age_in_years_and_probabilities_in_logits():
+    before = torch.tensor([[30.0, 0.9], [30.0, 0.9]])
     delta = torch.tensor([[2.0, 0.0], [0.0, -2.0]])
     asked = delta != 0
-    units = (12.0, 0.3)
-    hit = (torch.tensor([54.0, 30.0]), torch.tensor([0.9, 0.3]))  # +24 years; P(male) 0.9 − 0.6
-    reach, preserve = on_face_losses(before, hit, delta, asked, units)
+    units, logit = torch.tensor([12.0, 0.3]), torch.tensor([False, True])
+    hit = torch.tensor([[54.0, 0.9], [30.0, 0.3]])  # +24 years; P(male) 0.9 − 0.6
+    reach, preserve = on_face_losses(before, hit, delta, asked, units, logit)
     assert reach.item() == pytest.approx(0.0, abs=1e-5) and preserve.item() == pytest.approx(0.0, abs=1e-6)
-    short = (torch.tensor([42.0, 36.0]), torch.tensor([0.95, 0.3]))  # half the age asked; age moved when not asked
-    reach, preserve = on_face_losses(before, short, delta, asked, units)
+    short = torch.tensor([[42.0, 0.95], [36.0, 0.3]])  # half the age asked; age moved where it was not asked
+    reach, preserve = on_face_losses(before, short, delta, asked, units, logit)
     assert reach.item() == pytest.approx(0.5 * 1.0**2, rel=1e-4)  # one row of two misses by 1 unit
     assert preserve.item() == pytest.approx(0.5 * (6.0 / 12.0) ** 2 + 0.5 * ((np.log(19) - np.log(9)) / 2) ** 2, rel=1e-3)
+    far = torch.tensor([[30.0, 0.9], [30.0, 0.9]])
+    asked_far = torch.tensor([[True, False], [False, True]])
+    reach, _ = on_face_losses(before, far, torch.tensor([[9.0, 0.0], [0.0, -9.0]]), asked_far, units, logit)
+    # targets stop at 90 years and P = 0.02: asking more asks what a face can show
+    expected = ((90 - 30) / 12.0) ** 2 / 2 + ((np.log(0.02 / 0.98) - np.log(9)) / 2) ** 2 / 2
+    assert reach.item() == pytest.approx(expected, rel=1e-3)
 
 
 def test_shipped_mapper_saturates_beyond_its_trained_range_and_names_its_units(one_torch_thread):
@@ -95,3 +97,28 @@ def test_shipped_mapper_saturates_beyond_its_trained_range_and_names_its_units(o
     units = strength_units(header.extra)
     assert units["age"][1] == "years" and 5 < units["age"][0] < 30
     assert set(units) == set(nets.attributes)
+
+
+def test_one_step_on_each_on_face_term_lowers_it(real_faces, one_torch_thread):
+    import copy
+
+    from training.on_face import OnFace, on_face_terms
+
+    faces, _ = real_faces
+    nets = load_networks(EngineConfig())
+    on_face = OnFace(faces, FaceReadings(), torch.tensor([12.3, 0.29, 0.12, 0.23]))
+
+    def terms(mapper):
+        return on_face_terms(mapper, nets.generator, on_face, 8, 3.0, 0.3, torch.Generator().manual_seed(4))
+
+    names = terms(nets.mapper)
+    assert set(names) == {"on_face", "on_face_preserve", "on_face_identity", "on_face_cast"}
+    for name in names:
+        mapper = copy.deepcopy(nets.mapper).train().requires_grad_(True)
+        loss = terms(mapper)[name]
+        loss.backward()
+        params = [p for p in mapper.parameters() if p.grad is not None]
+        norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in params))
+        torch.optim.SGD(params, lr=1e-3 / float(norm)).step()
+        with torch.no_grad():
+            assert float(terms(mapper)[name]) < float(loss), name
