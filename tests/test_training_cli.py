@@ -56,7 +56,8 @@ def test_eval_writes_the_comparison_in_the_documented_schema(tmp_path):
     out = tmp_path / "eval"
     code = main_eval(["--out", str(out), "--json", str(tmp_path / "r.json"), "--faces", "3",
                       "--models", str(ROOT / "models/default"), *_paths(tmp_path)[-2:],
-                      "--set", "train.eval.grid_faces=2", "--set", "train.eval.match_iterations=2"])
+                      "--set", "train.eval.grid_faces=2", "--set", "train.eval.match_iterations=2",
+                      "--set", "train.eval.judge_faces=2"])
     assert code == 0
     result = json.loads((tmp_path / "r.json").read_text())
     assert list(result["attributes"]) == list(ATTRIBUTES)
@@ -64,8 +65,10 @@ def test_eval_writes_the_comparison_in_the_documented_schema(tmp_path):
         for method in ("l2l", "linear"):
             assert {"target", "identity", "others"} <= set(methods[method])
             assert -1 <= methods[method]["identity"] <= 1
+            # dlib's descriptor distance, edited vs original render: the same person stays under 0.6
+            assert 0 <= methods[method]["identity_judge"] < 0.6
     assert result["identity_at_zero"] >= 0 and result["cycle_error"] >= 0
-    assert (out / "eval.csv").read_text().count("\n") == 13
+    assert (out / "eval.csv").read_text().count("\n") == 1 + 2 * len(ATTRIBUTES)
     assert (out / "eval.md").read_text().startswith("| attribute |")
     assert {p.name for p in out.glob("grid_*.png")} == {"grid_all.png", *(f"grid_{a}.png" for a in ATTRIBUTES)}
 

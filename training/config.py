@@ -104,6 +104,7 @@ class EvalConfig:
     magnitude: float = 1.5  # asked L2L change, in standard deviations
     grid_faces: int = 6
     match_iterations: int = 7  # bisection steps that match the linear step to the L2L target change
+    judge_faces: int = 24  # faces per attribute and method whose identity dlib's descriptor judges (~1 s a face)
     seed: int = 1234
 
 

@@ -37,7 +37,10 @@ def run_evaluation(cfg: TrainConfig, models: Path, out: Path, json_path: Path | 
     _, stats = load_regressor(models / "regressor.safetensors")
     standardise = Standardiser(stats["labels"], np.array(stats["label_mean"]), np.array(stats["label_std"]))
     labeller = load_labeller(cfg.labeller)
-    result, edits = evaluate(generator, mapper, directions, labeller.label, embedder, standardise, cfg.eval)
+    from recognisers.dlib_identity import DlibIdentity
+
+    judge = DlibIdentity().describe_crops if cfg.eval.judge_faces > 0 else None
+    result, edits = evaluate(generator, mapper, directions, labeller.label, embedder, standardise, cfg.eval, judge)
     out.mkdir(parents=True, exist_ok=True)
     json_path = json_path or out / "eval.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
