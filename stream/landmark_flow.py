@@ -2,7 +2,9 @@
 
 Optical flow between two blurry 64-px renders finds about a fifth of a head turn (docs/eval/video/README.md,
 "yaw"); the face mesh finds all of it. The mesh runs on both renders (mediapipe in tracking mode: the renders
-are aligned crops, so the face is where it was and the detector need not run again), and a thin-plate spline
+are aligned crops, so the face is where it was and the detector need not run again). The mesh's landmarks
+shift with the region it is run on (by ~0.4 render px, as much as a small edit moves them), so both renders
+are read on the same region (RenderMesher.pair). A thin-plate spline
 through the landmark displacements of the face's contours and nose, evaluated on a coarse grid and upsampled,
 gives the displacement of every crop pixel. `weight` says where the mesh backs it: 1 over the face and a band
 around it, fading to 0 beyond, where the caller's optical flow takes over.
@@ -20,7 +22,7 @@ fm = mp.solutions.face_mesh
 # the face's outline, eyes, brows, lips and nose: what moves when the head turns or the mouth moves
 FLOW_POINTS = np.array(sorted({i for edge in fm.FACEMESH_CONTOURS | fm.FACEMESH_NOSE for i in edge}))
 GRID = 16  # the spline is evaluated on GRID × GRID points over the crop, then upsampled
-SMOOTHING = 1.0  # thin-plate smoothing: a landmark's jitter of a tenth of a pixel must not ripple the face
+SMOOTHING = 0.1  # thin-plate smoothing: a little, so a landmark's jitter does not ripple the face
 SUPPORT = 0.08  # the mesh's flow is trusted this fraction of the face width beyond its hull
 
 
@@ -50,6 +52,14 @@ class RenderMesher:
             return None
         pts = np.array([(q.x, q.y) for q in result.multi_face_landmarks[0].landmark], np.float64)
         return pts * (size + 2 * p) - p
+
+    def pair(self, original: np.ndarray, edited: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Landmarks of G(w) and G(w′) read on the same region, or None when the mesh misses either: G(w)
+        twice, the second time on the region its own landmarks give, then G(w′) on that region."""
+        a = self(original)
+        a = self(original) if a is not None else None
+        b = self(edited) if a is not None else None
+        return None if b is None else (a, b)
 
     def close(self) -> None:
         self._mesh.close()
@@ -89,12 +99,11 @@ class MeshFlowMaker:
         self.missed = 0  # faces whose renders the mesh missed (their blend falls back to optical flow)
 
     def __call__(self, original: np.ndarray, edited: np.ndarray) -> MeshFlow | None:
-        a = self.mesher(original)
-        b = self.mesher(edited) if a is not None else None
-        if a is None or b is None:
+        points = self.mesher.pair(original, edited)
+        if points is None:
             self.missed += 1
             return None
-        return mesh_flow(a, b, original.shape[0])
+        return mesh_flow(*points, original.shape[0])
 
     def close(self) -> None:
         self.mesher.close()
