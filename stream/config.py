@@ -37,7 +37,7 @@ class StreamConfig:
     feather: float = 0.12  # mask feather, as a fraction of the face width
     colour_match: bool = True  # replace mode: match the render's colours to the camera's face
     occlusion: bool = True  # warp mode: fade the edit where something covers the face
-    mesh_flow: bool = True  # warp mode: move the face by the face mesh's landmarks on the two renders (off: optical flow)
+    mesh_flow: bool = True  # warp mode: move the face by the mesh's landmarks on both renders (off: optical flow)
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
     virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one

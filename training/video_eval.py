@@ -134,8 +134,8 @@ class VideoEvaluator:
         encode = EncodeStage(self.engines.encoder, cfg.latent_smoothing)
         generate = GenerateStage(self.engines.editor)
         mesh_flow = MeshFlowStage() if cfg.uses_mesh_flow() else None
-        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion, outline=mesh_flow is not None)
-                  for name, _, _ in self.edits}
+        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion,
+                                   outline=mesh_flow is not None) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
         n = self.config.frames
         sheet_at = sorted({min(n - 1, int(f * n)) for f in self.config.sheet_frames})
