@@ -37,6 +37,7 @@ class StreamConfig:
     feather: float = 0.12  # mask feather, as a fraction of the face width
     colour_match: bool = True  # replace mode: match the render's colours to the camera's face
     occlusion: bool = True  # warp mode: fade the edit where something covers the face
+    mesh_flow: bool = True  # warp mode: move the face by the mesh's landmarks on both renders (off: optical flow)
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
     virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one
@@ -65,3 +66,7 @@ class StreamConfig:
     def max_faces(self) -> int | None:
         """How many faces to edit; None means all."""
         return {"largest": 1, "all": None}.get(self.faces, int(self.faces) if self.faces.isdigit() else 1)
+
+    def uses_mesh_flow(self) -> bool:
+        """Whether the warp blend gets the mesh's flow (a stage of its own in the latents worker)."""
+        return self.blend == "warp" and self.mesh_flow

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream.face_tracker import FaceTrack
+from stream.landmark_flow import MeshFlow
 
 
 @dataclass
@@ -18,6 +19,7 @@ class FaceWork:
     latent: np.ndarray | None = None
     original: np.ndarray | None = None  # G(w), BGR float in [-1, 1]
     edited: np.ndarray | None = None  # G(f(w, Δ)), BGR float in [-1, 1]
+    mesh_flow: MeshFlow | None = None  # the face mesh's flow G(w) → G(w′); None: optical flow only
 
 
 @dataclass

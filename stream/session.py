@@ -17,7 +17,8 @@ from stream.hud import draw_hud
 from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink
-from stream.stages import AlignStage, BlendStage, DeltaStage, DetectStage, EncodeStage, GenerateStage, SinkStage
+from stream.stages import (AlignStage, BlendStage, DeltaStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage,
+                           SinkStage)
 from stream.terminal_keys import TerminalKeys
 
 if TYPE_CHECKING:
@@ -94,12 +95,14 @@ class Session:
         self.sink_stage = SinkStage(self.sinks)
         self.generate = GenerateStage(self.engines.editor)
         self.tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
+        self.mesh_flow = MeshFlowStage() if cfg.uses_mesh_flow() else None
         self.pipeline = Pipeline(
             self.capture,
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],
             latent_stages=[DeltaStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
-                           self.generate],
-            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion, in_place=True),
+                           self.generate] + ([self.mesh_flow] if self.mesh_flow else []),
+            output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion, in_place=True,
+                                      outline=cfg.uses_mesh_flow()),
                            self.sink_stage],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,
@@ -162,6 +165,8 @@ class Session:
             if keys is not None:
                 keys.stop()
             self.tracker.close()
+            if self.mesh_flow is not None:
+                self.mesh_flow.close()
             self.sink_stage.close()
         state = self.controls.state
         self.report = self.pipeline.stats.report(
@@ -171,6 +176,7 @@ class Session:
             actions=self.controls.log, wall_s=round(time.perf_counter() - started, 2),
             sinks=[s.name for s in self.sinks], sink_failures=dict(self.sink_stage.failed),
             faces_not_finite=self.generate.non_finite,
+            mesh_flow_missed=None if self.mesh_flow is None else self.mesh_flow.maker.missed,
             ended_by=self.ended_by(), error=None if self.error is None else str(self.error))
         if self.error is not None:
             raise self.error  # after the report is made: the caller still writes it

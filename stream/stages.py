@@ -13,6 +13,7 @@ from stream.blending import blend_delta, blend_replace
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
+from stream.landmark_flow import MeshFlowMaker
 from stream.sinks import Sink
 from stream.warp_blend import WarpBlender
 
@@ -111,18 +112,38 @@ class GenerateStage:
             face.edited = edited.transpose(1, 2, 0)[..., ::-1]
 
 
+class MeshFlowStage:
+    """The face mesh on both renders of each edited face and the dense flow between its landmarks, for the
+    warp blend; a face whose renders the mesh misses keeps no mesh flow (the blend uses optical flow)."""
+
+    name = "mesh_flow"
+
+    def __init__(self):
+        self.maker = MeshFlowMaker()
+
+    def process(self, frame: Frame) -> None:
+        for face in frame.faces:
+            if face.edited is not None:
+                face.mesh_flow = self.maker(face.original, face.edited)
+
+    def close(self) -> None:
+        self.maker.close()
+
+
 class BlendStage:
     """The edited faces into the frame. `in_place` edits the captured image itself, for a stream whose raw
     frame is not needed again: no whole-frame copy, so the cost follows the faces, not the frame's size."""
 
     name = "blend"
 
-    def __init__(self, mode: str, feather: float, colour_match: bool, occlusion: bool = True, in_place: bool = False):
+    def __init__(self, mode: str, feather: float, colour_match: bool, occlusion: bool = True, in_place: bool = False,
+                 outline: bool = False):
         self.mode = mode
         self.feather = feather
         self.colour_match = colour_match
         self.in_place = in_place
-        self.warp = WarpBlender(feather, occlusion) if mode == "warp" else None
+        # outline: the faces may come with the mesh's flow, which moves the face's outline past its hull
+        self.warp = WarpBlender(feather, occlusion, outline=outline) if mode == "warp" else None
 
     def process(self, frame: Frame) -> None:
         faces = [f for f in frame.faces if f.edited is not None]

@@ -6,6 +6,11 @@ G(w′) − G(w) of a moved feature is a double image. Here the dense motion bet
 real pixels; only the appearance change left after that move (the residual) is added, as the delta mode
 adds its difference. The mask follows the warped face.
 
+Given the face mesh's flow between the renders (stream.landmark_flow), that flow moves the face instead, and
+the move reaches past the face hull by OUTLINE of the face width: a head turn moves the face's outline over the
+background (real pixels of the frame, moved, not painted), fading out inside the face region's box (grown by
+OUTLINE_MARGIN). The residual stays inside the face hull either way.
+
 Everything costly runs on a work grid over the face's bounding box, at most a few times the render's size;
 only the final remap and add touch the face region's full-resolution pixels, and nothing outside it.
 """
@@ -19,29 +24,35 @@ import numpy as np
 from stream.alignment import apply_affine
 from stream.blending import crop_hull_mask, face_region, in_frame
 from stream.colour import tame_residual
+from stream.landmark_flow import MeshFlow, support_mask
 from stream.occlusion import OcclusionTracker
 from stream.one_euro import OneEuroFilter
 
 FLOW_SIDE = 128  # renders are shrunk to at most this side for the flow
 DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in up to twice that)
 MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
+OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
+OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
 
 
 @dataclass
 class WarpEdit:
     """One face's edit in crop space: flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)),
-    residual (S,S,3) BGR in 0…255 units, and keep (S,S) in [0, 1]: where the edit may show at all."""
+    residual (S,S,3) BGR in 0…255 units, keep (S,S) in [0, 1]: where the residual may show, and move (S,S)
+    in [0, 1]: where the face may move (keep itself when None)."""
 
     flow: np.ndarray
     residual: np.ndarray
     keep: np.ndarray
+    move: np.ndarray | None = None
 
     def stacked(self) -> np.ndarray:
-        return np.dstack([self.flow, self.residual, self.keep]).astype(np.float32)
+        return np.dstack([self.flow, self.residual, self.keep,
+                          self.keep if self.move is None else self.move]).astype(np.float32)
 
     @classmethod
     def unstack(cls, layers: np.ndarray) -> "WarpEdit":
-        return cls(layers[..., :2], layers[..., 2:5], layers[..., 5])
+        return cls(layers[..., :2], layers[..., 2:5], layers[..., 5], layers[..., 6])
 
 
 def make_flow_estimator() -> cv2.DISOpticalFlow:
@@ -80,10 +91,16 @@ def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 
 def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
-              crop_landmarks: np.ndarray, feather: float, keep: np.ndarray | None = None) -> WarpEdit:
-    """The crop-space layers of one face: flow G(w) → G(w′), the residual after warping G(w) by it
-    (colour-tamed against the camera's face), and the hull mask times `keep` (e.g. not occluded)."""
+              crop_landmarks: np.ndarray, feather: float, keep: np.ndarray | None = None,
+              mesh: MeshFlow | None = None) -> WarpEdit:
+    """The crop-space layers of one face: flow G(w) → G(w′) (the mesh's where it has one, else optical
+    flow), the residual after warping G(w) by it (colour-tamed against the camera's face), the hull mask
+    times `keep` (e.g. not occluded), and where the face moves: that mask, or with the mesh's flow the
+    face grown by OUTLINE."""
     flow = render_flow(dis, original, edited)
+    if mesh is not None:
+        weight = mesh.weight[..., None]
+        flow = weight * mesh.flow + (1.0 - weight) * flow
     # A dead zone: flow noise between two renders of one face (a tenth of a render pixel is several frame
     # pixels at 4K) must not wobble the face; real moves of an edit are larger.
     flow *= np.clip((cv2.magnitude(flow[..., 0], flow[..., 1])[..., None] - DEAD_FLOW) / DEAD_FLOW, 0.0, 1.0)
@@ -92,7 +109,12 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     # follows the face inward, but never past the camera face's own hull: the edit must not leak off the face
     mask = np.minimum(warp_by_flow(hull, flow), hull)
     residual = tame_residual((edited - moved) * 127.5, camera_crop, (moved + 1.0) * 127.5, mask)
-    return WarpEdit(flow, residual, mask if keep is None else mask * keep)
+    if keep is not None:
+        mask = mask * keep
+    if mesh is None:
+        return WarpEdit(flow, residual, mask)
+    move = support_mask(crop_landmarks, original.shape[0], OUTLINE)
+    return WarpEdit(flow, residual, mask, move if keep is None else move * keep)
 
 
 def work_grid(region: tuple[int, int, int, int], max_side: int) -> tuple[int, int]:
@@ -154,23 +176,24 @@ def sample_points(move: np.ndarray, region: tuple[int, int, int, int], size: tup
 
 
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
-               work_side: int) -> None:
+               work_side: int, margin: float = 0.05) -> None:
     """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
     work is one remap over the box where something moves (MIN_MOVE_PX) and one saturating add over the box
-    where the residual rounds to a change; nothing else of the frame is read or written."""
+    where the residual rounds to a change; nothing else of the frame (the landmarks' box grown by `margin`)
+    is read or written."""
     if not in_frame(landmarks, frame.shape):
         return
-    region = face_region(landmarks, frame.shape)
+    region = face_region(landmarks, frame.shape, margin)
     x0, y0, x1, y1 = region
     size = work_grid(region, work_side)
     layers = cv2.warpAffine(edit.stacked(), crop_to_work(frame_to_crop, region, size), size,
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # The mask and residual live where the edited face is; the warped mask (layers[..., 5]) is already
+    # The masks and residual live where the edited face is; the warped mask (layers[..., 5]) is already
     # in output positions because the whole stack was built on the edited render's grid.
-    mask = layers[..., 5:6]
     crop_to_frame = cv2.invertAffineTransform(frame_to_crop.astype(np.float64))[:, :2]
-    move = cv2.transform(layers[..., :2], crop_to_frame) * mask  # crop-pixel vectors → frame-pixel vectors
-    add = layers[..., 2:5] * mask
+    # crop-pixel vectors → frame-pixel vectors
+    move = cv2.transform(np.ascontiguousarray(layers[..., :2]), crop_to_frame) * layers[..., 6:7]
+    add = layers[..., 2:5] * layers[..., 5:6]
     full = (x1 - x0, y1 - y0)
     roi = frame[y0:y1, x0:x1]
     box = active_box(move, MIN_MOVE_PX, size, full)
@@ -195,33 +218,36 @@ class WarpBlender:
     does not flicker), and the edit faded where the face is covered."""
 
     def __init__(self, feather: float, occlusion: bool = True, min_cutoff: float = 2.0, beta: float = 0.01,
-                 work_factor: int = 2):
+                 work_factor: int = 2, outline: bool = False):
         self.feather = feather
         self.occlusion = occlusion
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.work_factor = work_factor  # work grid side = this × the render's side
+        self.margin = OUTLINE_MARGIN if outline else 0.05  # room for a face outline the mesh's flow moves
         self.dis = make_flow_estimator()
         self.occluders = OcclusionTracker()
         self._filters: dict[int, OneEuroFilter] = {}
 
     def edit_for(self, face_id: int, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
-                 crop_landmarks: np.ndarray) -> WarpEdit:
+                 crop_landmarks: np.ndarray, mesh: MeshFlow | None = None) -> WarpEdit:
         keep = None
         if self.occlusion:
             hull = crop_hull_mask(crop_landmarks, original.shape[0], 0.02)
             keep = self.occluders.keep(face_id, camera_crop, original, hull)
-        return warp_edit(self.dis, camera_crop, original, edited, crop_landmarks, self.feather, keep)
+        return warp_edit(self.dis, camera_crop, original, edited, crop_landmarks, self.feather, keep, mesh)
 
     def blend(self, frame: np.ndarray, faces: list, t: float) -> None:
-        """Blend every face (FaceWork with crop, original, edited) into frame, in place; t in seconds."""
+        """Blend every face (FaceWork with crop, original, edited and maybe mesh_flow) into frame, in place;
+        t in seconds."""
         seen = {}
         for face in faces:
             crop_landmarks = apply_affine(face.frame_to_crop, face.track.landmarks)
-            edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks)
+            edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks, face.mesh_flow)
             filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta)
             seen[face.track.id] = filt
             edit = WarpEdit.unstack(filt(edit.stacked(), t).astype(np.float32))
-            blend_warp(frame, edit, face.frame_to_crop, face.track.landmarks, self.work_factor * face.original.shape[0])
+            blend_warp(frame, edit, face.frame_to_crop, face.track.landmarks, self.work_factor * face.original.shape[0],
+                       self.margin)
         self._filters = seen
         self.occluders.forget_except(set(seen))

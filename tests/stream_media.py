@@ -99,6 +99,19 @@ def hull_mask(frame_shape: tuple[int, ...], landmarks: list[np.ndarray], grow: i
     return mask.astype(bool)
 
 
+def face_box_mask(frame_shape: tuple[int, ...], landmarks: list[np.ndarray], grow: int = 0) -> np.ndarray:
+    """Boolean mask of the faces' regions the warp blend may write (their landmark boxes grown by the warp's
+    OUTLINE_MARGIN: a moving face outline may cross its hull), optionally grown by `grow` pixels."""
+    from stream.blending import face_region
+    from stream.warp_blend import OUTLINE_MARGIN
+
+    mask = np.zeros(frame_shape[:2], bool)
+    for lm in landmarks:
+        x0, y0, x1, y1 = face_region(lm, frame_shape, OUTLINE_MARGIN)
+        mask[max(0, y0 - grow):y1 + grow, max(0, x0 - grow):x1 + grow] = True
+    return mask
+
+
 def write_engine_checkpoints(folder: Path) -> EngineConfig:
     """Random encoder and mapper (scaled so latents and edits are as large as trained ones') next to
     the real generator, as proper checkpoints; torch backend, one thread."""

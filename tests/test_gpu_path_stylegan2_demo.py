@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from commands import main_demo
-from stream_media import astronaut_bgr, hull_mask, mesh_landmarks, read_video, webcam_frame, write_video
+from stream_media import astronaut_bgr, face_box_mask, hull_mask, mesh_landmarks, read_video, webcam_frame, write_video
 from test_engines_stylegan2_profile import SIZE, STYLE_DIM, small_generator, write_e4e, write_mapper
 from stream_media import BACKEND
 
@@ -53,10 +53,11 @@ def test_720p_clip_through_the_stylegan2_profile_edits_only_the_face(stylegan2_f
         assert out.shape == (HD[1], HD[0], 3) and out.dtype == np.uint8
         landmarks = mesh_landmarks(src)
         diff = np.abs(out.astype(int) - src.astype(int)).mean(2)
-        assert diff[~hull_mask(src.shape, landmarks, grow=8)].mean() < 0.05  # the frame around the face is the camera's
+        assert diff[~face_box_mask(src.shape, landmarks, grow=8)].mean() < 0.05  # the frame around the face is the camera's
         assert diff[hull_mask(src.shape, landmarks)].mean() > 1.0  # the 256-px edit reached the face
     assert report["frames"] == 2 and report["faces_edited"] == 2 and report["engine"] == "torch"
-    assert set(report["stage_ms"]) == {"capture", "detect", "align", "delta", "encode", "generate", "blend", "sink"}
+    assert set(report["stage_ms"]) == {"capture", "detect", "align", "delta", "encode", "generate", "mesh_flow", "blend",
+                                       "sink"}
     assert all(ms > 0 for ms in report["stage_ms"].values())
     assert report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
 

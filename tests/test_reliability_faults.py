@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from commands import main_demo
 from reliability_media import FailingEngine, crowd_frame, damage_mjpeg_frames, hand_over, turned_head, yaw_homography
-from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, hull_mask, mesh_landmarks, moving_face_clip, no_face_frame,
-                          read_video, virtualcam_flags, webcam_frame, write_video)
+from stream_media import (BACKEND, TEMPLATE, RecordingCamera, astronaut_bgr, face_box_mask, hull_mask, mesh_landmarks,
+                          moving_face_clip, no_face_frame, read_video, virtualcam_flags, webcam_frame, write_video)
 
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
@@ -121,7 +121,7 @@ def test_a_head_turned_to_extreme_yaw_and_back(tmp_path):
     assert_one_out_per_frame_in(inputs, outputs, report)
     for a, src, out in zip(angles, inputs, outputs):
         turned = cv2_perspective(front, yaw_homography((640, 480), a))
-        assert change_outside(src, out, hull_mask(src.shape, [turned], grow=10)) < 0.1, a
+        assert change_outside(src, out, face_box_mask(src.shape, [turned], grow=10)) < 0.1, a
     assert face_change(inputs[-1], outputs[-1], mesh_landmarks(inputs[-1])[0]) > 1.0
 
 

@@ -5,22 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from stream_media import TEMPLATE, read_video
 
 from stream.alignment import AlignmentTemplate
 from stream.blending import face_region
 from stream.face_tracker import FaceTracker
 from stream.frame import Frame
-from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage
+from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage
 
 DATA = Path(__file__).parent / "data"
 
 
-def test_a_steady_edit_adds_less_frame_to_frame_change_than_the_face_has(engines):
+@pytest.mark.parametrize("mesh_flow", [False, True], ids=["optical-flow", "mesh-flow"])
+def test_a_steady_edit_adds_less_frame_to_frame_change_than_the_face_has(engines, mesh_flow):
     frames = read_video(DATA / "steady_face.mp4")
     tracker = FaceTracker(1)
     stages = [DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5),
-              GenerateStage(engines.editor), BlendStage("warp", 0.12, True)]
+              GenerateStage(engines.editor)] + ([MeshFlowStage()] if mesh_flow else []) + [
+              BlendStage("warp", 0.12, True, outline=mesh_flow)]
     delta = np.zeros(len(engines.attributes), np.float32)
     for name, strength in (("age", 1.5), ("beard", 1.5), ("glasses", 1.0)):  # the demo's edit
         delta[engines.attributes.index(name)] = strength

@@ -13,12 +13,20 @@ from stream_media import (BACKEND, TEMPLATE, engine_flags, no_face_frame, read_v
 
 from engines.config import EngineConfig
 from engines.profiles import PIPELINE_NETWORKS, load_engines
+from project import ATTRIBUTES
 from stream.alignment import AlignmentTemplate
 from stream.face_tracker import FaceTracker
 from stream.frame import Frame
 from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage
 
 DATA = Path(__file__).parent / "data"
+
+
+def age_and_beard(strength: float) -> np.ndarray:
+    """Δ with age and beard at `strength`: the lower face changes most."""
+    delta = np.zeros(len(ATTRIBUTES), np.float32)
+    delta[[ATTRIBUTES.index("age"), ATTRIBUTES.index("beard")]] = strength
+    return delta
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +63,7 @@ def edited_clip(frames: list[np.ndarray], engines_config, occlusion: bool, delta
 def test_no_edit_is_painted_on_a_cup_passing_over_the_mouth(shipped_config):
     frames = read_video(DATA / "occluded_face.mp4")[:36]
     disc = np.load(DATA / "occluder.npz")
-    delta = np.array([2, 0, 2, 0, 0, 0], np.float32)  # age and beard: the lower face changes most
+    delta = age_and_beard(2.0)
     faded = edited_clip(frames, shipped_config, True, delta)
     painted = edited_clip(frames, shipped_config, False, delta)
     yy, xx = np.mgrid[: frames[0].shape[0], : frames[0].shape[1]]
@@ -89,7 +97,7 @@ def test_a_35_px_face_is_found_by_the_fallback_and_edited(engines_config):
     tracker.close()
     assert len(widths) >= 18 and 25 < np.median(widths) < 45
     assert counts["faces_found"] == len(widths) and counts["small_faces_found"] == len(widths)
-    outs = edited_clip(frames, engines_config, True, np.array([2, 0, 2, 0, 0, 0], np.float32))
+    outs = edited_clip(frames, engines_config, True, age_and_beard(2.0))
     changed = [np.abs(o.astype(int) - f.astype(int)).max() > 10 for o, f in zip(outs, frames)]
     assert sum(changed) >= 15
 

@@ -27,7 +27,7 @@ from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
-from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage
+from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage
 
 # Which recogniser reading judges an attribute, and its unit; an attribute missing here is read under its
 # own name when the labeller has it, else it gets no target (the sheet still shows it).
@@ -133,7 +133,9 @@ class VideoEvaluator:
         detect, align = DetectStage(tracker), AlignStage(self.template)
         encode = EncodeStage(self.engines.encoder, cfg.latent_smoothing)
         generate = GenerateStage(self.engines.editor)
-        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion) for name, _, _ in self.edits}
+        mesh_flow = MeshFlowStage() if cfg.uses_mesh_flow() else None
+        blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion,
+                                   outline=mesh_flow is not None) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
         n = self.config.frames
         sheet_at = sorted({min(n - 1, int(f * n)) for f in self.config.sheet_frames})
@@ -167,6 +169,8 @@ class VideoEvaluator:
                 work = Frame(i, raw, 0.0, i / fps, faces=[FaceWork(face.track, face.crop, face.frame_to_crop, face.latent)])
                 work.delta = delta
                 generate.process(work)
+                if mesh_flow is not None:
+                    mesh_flow.process(work)
                 blends[name].process(work)
                 outputs[name] = work.output
             names = [name for name, _, _ in self.edits]
@@ -200,6 +204,8 @@ class VideoEvaluator:
             if faces_found - 1 in sheet_at:
                 sheet[i] = {"raw": raw[y0:y1, x0:x1], **{n: outputs[n][y0:y1, x0:x1] for n in names}}
         tracker.close()
+        if mesh_flow is not None:
+            mesh_flow.close()
         cap.release()
         progress.close()
         result = {
@@ -207,6 +213,8 @@ class VideoEvaluator:
             "frames": frames_read,
             "frames_with_face": faces_found,
             "blend": cfg.blend,
+            "mesh_flow": cfg.uses_mesh_flow(),
+            "mesh_flow_missed": mesh_flow.maker.missed if mesh_flow is not None else None,
             "attributes": list(self.engines.attributes),
             "identity_judge": f"dlib 128-D descriptor distance (same person < {SAME_PERSON})",
             "units": "outside and flicker: mean absolute change in 0…255 pixel units",
