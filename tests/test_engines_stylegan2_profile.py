@@ -16,6 +16,7 @@ from engines.e4e import E4EInversion, StyleEncoder, load_e4e, save_e4e
 from engines.mapper import L2LMapper
 from engines.profiles import load_engines, load_rosinality_generator
 from engines.stylegan2 import Generator
+from project import ATTRIBUTES
 
 SIZE, STYLE_DIM, BASE = 256, 64, 16  # public key layout, narrow widths so the test takes seconds
 
@@ -52,10 +53,10 @@ def write_e4e(path: Path, encoder_type: str = "Encoder4Editing") -> Path:
 
 
 def write_mapper(path: Path, n_latent: int) -> Path:
-    cfg = dict(latent_dim=n_latent * STYLE_DIM, n_attributes=6, hidden=64, depth=3)
+    cfg = dict(latent_dim=n_latent * STYLE_DIM, n_attributes=len(ATTRIBUTES), hidden=64, depth=3)
     mapper = randomize(L2LMapper(**cfg), 3)
     header = CheckpointHeader(network="l2l_mapper", profile="stylegan2", resolution=SIZE, latent_shape=[n_latent, STYLE_DIM],
-                              attributes=["age", "gender", "beard", "glasses", "smile", "yaw"], config=cfg)
+                              attributes=list(ATTRIBUTES), config=cfg)
     return save_checkpoint(path, mapper.state_dict(), header)
 
 
