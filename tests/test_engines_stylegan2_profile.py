@@ -105,7 +105,7 @@ def test_stylegan2_profile_ort_matches_torch_on_every_network(e4e_files):
     face = {"image": real_face(SIZE)}
     w = torch_set.encoder(face)["latent"]
     assert_parity(ort_set.encoder(face)["latent"], w)
-    delta = {"latent": w, "delta": np.array([[1.0, 0, 0, 0, -0.5, 0]], np.float32)}
+    delta = {"latent": w, "delta": np.array([[1.0, 0, 0, 0, -0.5, 0, 0, 0.5]], np.float32)}
     assert_parity(ort_set.mapper(delta)["latent"], torch_set.mapper(delta)["latent"])
     assert_parity(ort_set.generator({"latent": w})["image"], torch_set.generator({"latent": w})["image"])
     fused_ort, fused_torch = ort_set.editor(delta), torch_set.editor(delta)

@@ -104,7 +104,7 @@ def test_timing_files_script_writes_a_loadable_profile_and_a_mapper_for_a_given_
         assert nets.weights["mapper"] == str(mapper) and nets.resolution == SIZE and nets.latent_shape == (N_LATENT, STYLE_DIM)
         w = torch.from_numpy(np.random.default_rng(0).standard_normal((1, N_LATENT, STYLE_DIM)).astype(np.float32))
         with torch.no_grad():
-            edited = nets.mapper(w, torch.tensor([[1.0, 0, 0, 0, 0, 0]]))
+            edited = nets.mapper(w, torch.zeros(1, len(nets.attributes)).index_fill_(1, torch.tensor([0]), 1.0))
         assert not torch.allclose(edited, w)  # a random step, not the identity start: timing runs render real edits
 
 
