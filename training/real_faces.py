@@ -46,12 +46,12 @@ class RealFaces:
 
 
 def build_real_faces(folder: Path, template: AlignmentTemplate, encoder: torch.nn.Module, limit: int,
-                     batch: int = 64) -> RealFaces:
-    """Align `limit` training photos of `folder` (never the held-out split), spread over the whole folder, with the
-    face mesh and the generator's template at CROP_SCALE × its side, and encode each at the generator's side."""
+                     batch: int = 64, split: str = "train") -> RealFaces:
+    """Align `limit` photos of `folder`'s split (training: "train", never the held-out ones), spread over the whole
+    folder, with the face mesh and the generator's template at CROP_SCALE × its side, and encode each at the generator's side."""
     size = template.size * CROP_SCALE
     big = AlignmentTemplate(size=size, points=template.points * CROP_SCALE)
-    everything = load_faces(folder, 200, "train").images  # every training photo, then an even spread of them:
+    everything = load_faces(folder, 200, split).images  # every training photo, then an even spread of them:
     pick = np.linspace(0, len(everything) - 1, min(limit, len(everything))).round().astype(int)  # files sort by age
     photos = everything[pick].permute(0, 2, 3, 1).numpy()
     mesher = FaceMesher(192)
