@@ -64,13 +64,15 @@ def on_face_losses(
     asked: torch.Tensor,
     units: torch.Tensor,
     logit: torch.Tensor,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(reach, preserve) of recogniser readings (B, C) of real faces before/after the edit was blended in.
 
     delta/asked (B, C): Δ in units (C,) of each reading (years, or probability per Δ unit). A reading lands at
     before + Δ·unit: in 1…90 for linear readings (age in years); probabilities (where `logit`) are kept in
     0.02…0.98 and judged in logits /2, so a +2 on a confident face asks for what a face can show and the
-    gradient does not vanish at P = 0.98. Readings not asked should not move."""
+    gradient does not vanish at P = 0.98. Readings not asked should not move. `weights` (C,) scale each
+    reading's reach error."""
     logit = logit.bool()
     target = before + delta * units
     target = torch.where(logit, target.clamp(0.02, 0.98), target.clamp(1.0, 90.0))
@@ -79,7 +81,8 @@ def on_face_losses(
     errors = scale(after) - scale(target)
     drift = scale(after) - scale(before)
     asked = asked.float()
-    reach = (errors.pow(2) * asked).sum() / asked.sum().clamp(min=1)
+    scale_by = torch.ones_like(units) if weights is None else weights
+    reach = (errors.pow(2) * asked * scale_by).sum() / asked.sum().clamp(min=1)
     keep = 1 - asked
     preserve = (drift.pow(2) * keep).sum() / keep.sum().clamp(min=1)
     return reach, preserve

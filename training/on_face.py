@@ -52,6 +52,7 @@ class OnFace:
     faces: RealFaces
     readings: FaceReadings
     units: torch.Tensor  # (len(READINGS),)
+    weights: torch.Tensor | None = None  # (len(READINGS),) of each reading's reach error; None = all 1
 
     @property
     def columns(self) -> list[int]:
@@ -82,7 +83,7 @@ def on_face_terms(mapper: nn.Module, generator: nn.Module, on_face: OnFace, rows
     composite = (crops + change).clamp(-1, 1)
     after = on_face.readings(composite, geometry, views)
     logit = torch.tensor([READINGS[a] == "logit" for a in READINGS])
-    reach, preserve = on_face_losses(before, after, own, own_asked, on_face.units, logit)
+    reach, preserve = on_face_losses(before, after, own, own_asked, on_face.units, logit, on_face.weights)
     return {"on_face": reach, "on_face_preserve": preserve,
             # the person must stay who they are on the real face too, not only on the renders
             "on_face_identity": identity_loss(on_face.readings.embedder(composite), identity),
