@@ -19,6 +19,7 @@ class KeymapError(UserError, ValueError):
 def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[str, str]:
     """key → action ('toggle:age', 'preset:bearded', 'stronger', …) from a keymap TOML file; None loads the default."""
     path = Path(path) if path else DEFAULT_KEYMAP
+    shipped = path.resolve() == DEFAULT_KEYMAP.resolve()  # binds every attribute of the shipped profile
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -32,6 +33,8 @@ def load_keymap(path: str | Path | None, attributes: tuple[str, ...]) -> dict[st
     bindings: list[tuple[str, str]] = []
     for attr, key in data.get("toggle", {}).items():
         if attr not in attributes:
+            if shipped:  # a model with fewer attributes (e.g. a six-attribute mapper): those keys do nothing
+                continue
             raise KeymapError(f"keymap {path}: [toggle] {attr} is not an attribute; use one of {', '.join(attributes)}")
         bindings.append((key, f"toggle:{attr}"))
     for name, key in data.get("preset", {}).items():

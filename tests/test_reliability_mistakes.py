@@ -48,6 +48,7 @@ def test_a_number_out_of_bounds_or_an_unknown_name_is_one_line(capsys, clip, arg
     ("", "no key quits"),
     ('[toggle]\nage = "1"\n', "no key quits"),
     ('[keys]\nquit = "q"\n', "unknown section 'keys'"),
+    ('[toggle]\nwings = "1"\n[actions]\nquit = "q"\n', "[toggle] wings is not an attribute"),
 ])
 def test_a_bad_keymap_is_one_line(capsys, clip, tmp_path, text, expected):
     keymap = tmp_path / "keys.toml"
@@ -121,3 +122,13 @@ def test_a_config_file_cannot_point_at_files_outside_the_project(capsys, clip, t
     config = tmp_path / "settings.toml"
     config.write_text(toml)
     assert expected in demo_error(capsys, clip, "--config", str(config))
+
+
+def test_the_shipped_keymap_serves_a_model_with_fewer_attributes():
+    from stream.keymap import load_keymap
+
+    six = ("age", "gender", "beard", "glasses", "smile", "yaw")
+    keys = load_keymap(None, six)
+    assert keys["1"] == "toggle:age" and keys["6"] == "toggle:yaw"
+    assert "7" not in keys and "8" not in keys  # bald and pitch: not in that model, so unbound
+    assert load_keymap(None, (*six, "bald", "pitch"))["8"] == "toggle:pitch"
