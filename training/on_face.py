@@ -10,11 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from project import ATTRIBUTES
+from project import ATTRIBUTES, REPO_ROOT
 from recognisers.age_gender_torch import AgeGenderTorch
 from recognisers.embedding_head import EmbeddingHeadTorch
 from recognisers.identity import IdentityEmbedder
-from recognisers.config import REPO_ROOT
 from training.losses import identity_loss, on_face_losses, sample_deltas
 from training.real_faces import VIEWS, RealFaces
 
