@@ -220,3 +220,12 @@ def load_torch_file(path: str | Path, trust_pickle: bool = False) -> dict:
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file; check the path or run the step that creates it")
+
+
+def load_network(cls: type[torch.nn.Module], path: str | Path, network: str) -> tuple[torch.nn.Module, CheckpointHeader]:
+    """One of our own checkpoint files as `cls` (its header checked, its weights copied in), in eval mode, with
+    the header (attributes, extra)."""
+    tensors, header = load_checkpoint(path, network)
+    module = network_from_header(cls, header.config, path)
+    load_state_into(module, tensors, path)
+    return module.eval(), header

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from engines.backends import choose_backend, make_engine
-from engines.checkpoint import CheckpointError, load_checkpoint, load_state_into, load_torch_file, network_from_header
+from engines.checkpoint import CheckpointError, load_network, load_state_into, load_torch_file
 from engines.config import NETWORKS, EngineConfig
 from engines.e4e import E4EInversion, StyleEncoder, load_e4e
 from engines.editor import MapperGenerator
@@ -189,9 +189,7 @@ def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
 
     enc_path = resolve_path(config.encoder)
     if enc_path.is_file() or not random_missing:
-        sd, enc_head = load_checkpoint(enc_path, "face_encoder")
-        encoder = network_from_header(FaceEncoder, enc_head.config, enc_path)
-        load_state_into(encoder, sd, enc_path)
+        encoder, _ = load_network(FaceEncoder, enc_path, "face_encoder")
         weights["encoder"] = str(enc_path)
     else:
         encoder = FaceEncoder(latent_dim=latent_dim, size=generator.size)
@@ -200,9 +198,7 @@ def _load_default(config: EngineConfig, random_missing: bool) -> NetworkSet:
     map_path = resolve_path(config.mapper)
     attributes = ATTRIBUTES
     if map_path.is_file() or not random_missing:
-        sd, map_head = load_checkpoint(map_path, "l2l_mapper")
-        mapper = network_from_header(L2LMapper, map_head.config, map_path)
-        load_state_into(mapper, sd, map_path)
+        mapper, map_head = load_network(L2LMapper, map_path, "l2l_mapper")
         attributes = tuple(map_head.attributes) or ATTRIBUTES
         weights["mapper"] = str(map_path)
         units = strength_units(map_head.extra)
@@ -253,9 +249,7 @@ def _load_stylegan2(config: EngineConfig, random_missing: bool) -> NetworkSet:
             f"engine.stylegan2_mapper = {config.stylegan2_mapper}: no such file; the stylegan2 profile needs an l2l_mapper "
             "checkpoint trained on this generator (none ships with LiveL2L); pass --set engine.stylegan2_mapper=PATH")
     if map_path.is_file():
-        sd, head = load_checkpoint(map_path, "l2l_mapper")
-        mapper = network_from_header(L2LMapper, head.config, map_path)
-        load_state_into(mapper, sd, map_path)
+        mapper, head = load_network(L2LMapper, map_path, "l2l_mapper")
         weights["mapper"] = str(map_path)
         attributes = tuple(head.attributes) or ATTRIBUTES
     else:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from engines.checkpoint import load_checkpoint, load_state_into
+from engines.checkpoint import load_network
 from engines.face_encoder import FaceEncoder
 from engines.generator_file import load_generator_file
 from project import REPO_ROOT
@@ -45,10 +45,7 @@ class Profile:
     def __init__(self, folder: Path):
         self.folder = folder
         self.generator = load_generator_file(folder / "generator.safetensors")
-        tensors, head = load_checkpoint(folder / "encoder.safetensors", "face_encoder")
-        self.encoder = FaceEncoder(**head.config)
-        load_state_into(self.encoder, tensors, folder / "encoder.safetensors")
-        self.encoder.eval()
+        self.encoder, _ = load_network(FaceEncoder, folder / "encoder.safetensors", "face_encoder")
         self.template = AlignmentTemplate.load(folder / "alignment.json")
 
     def samples(self, n: int, seed: int) -> np.ndarray:

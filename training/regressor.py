@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from engines.checkpoint import CheckpointHeader, load_checkpoint, load_state_into, save_checkpoint
+from engines.checkpoint import CheckpointHeader, load_network, save_checkpoint
 from project import ATTRIBUTES
 from training.config import RegressorConfig
 from training.dataset import LatentDataset
@@ -113,9 +113,6 @@ def save_regressor(path: Path, net: LatentRegressor, stats: dict, cfg: Regressor
 
 def load_regressor(path: Path) -> tuple[LatentRegressor, dict]:
     """The frozen regressor and its header extra (label names, means, stds)."""
-    tensors, header = load_checkpoint(path, "latent_regressor")
-    net = LatentRegressor(**header.config)
-    load_state_into(net, tensors, path)
-    net.eval()
+    net, header = load_network(LatentRegressor, path, "latent_regressor")
     net.requires_grad_(False)
     return net, header.extra

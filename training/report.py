@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.checkpoint import load_checkpoint, load_state_into
+from engines.checkpoint import load_network
 from engines.mapper import L2LMapper
 from training.config import TrainConfig
 from training.evaluate import Standardiser, evaluate, markdown_table, summary_rows
@@ -20,11 +20,7 @@ from training.rendering import load_generator
 
 def load_mapper(path: Path) -> L2LMapper:
     """The shipped mapper in eval mode."""
-    tensors, header = load_checkpoint(path, "l2l_mapper")
-    mapper = L2LMapper(**header.config)
-    load_state_into(mapper, tensors, path)
-    mapper.eval()
-    return mapper
+    return load_network(L2LMapper, path, "l2l_mapper")[0]
 
 
 def run_evaluation(cfg: TrainConfig, models: Path, out: Path, json_path: Path | None) -> list[Path]:

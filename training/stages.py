@@ -115,7 +115,7 @@ def load_on_face(cfg: TrainConfig, regressor_stats: dict):
         return None
     import torch
 
-    from engines.checkpoint import load_checkpoint, load_state_into
+    from engines.checkpoint import load_network
     from engines.face_encoder import FaceEncoder
     from project import ATTRIBUTES
     from stream.alignment import AlignmentTemplate
@@ -127,10 +127,7 @@ def load_on_face(cfg: TrainConfig, regressor_stats: dict):
     if template is None or not encoder_path.is_file():
         print("mapper: no encoder or alignment.json beside the generator: training without the on-face term")
         return None
-    tensors, head = load_checkpoint(encoder_path, "face_encoder")
-    encoder = FaceEncoder(**head.config)
-    load_state_into(encoder, tensors, encoder_path)
-    encoder.eval()
+    encoder, _ = load_network(FaceEncoder, encoder_path, "face_encoder")
     st = encoder_path.stat()
     source = f"{Path(cfg.data).resolve()}|{cfg.mapper.on_face_photos}|{st.st_size}:{st.st_mtime_ns}"
     path = cfg.cache_dir / "real_faces.npz"
