@@ -14,23 +14,15 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engines.checkpoint import load_checkpoint, load_state_into, network_from_header  # noqa: E402
-from engines.mapper import L2LMapper  # noqa: E402
 from recognisers.age_gender_torch import AgeGenderTorch  # noqa: E402
 from training.generator_report import Profile  # noqa: E402
+from training.on_face import blend_delta  # noqa: E402
 from training.real_faces import build_real_faces  # noqa: E402
+from training.report import load_mapper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_mapper(path: Path) -> L2LMapper:
-    tensors, header = load_checkpoint(path, "l2l_mapper")
-    mapper = network_from_header(L2LMapper, header.config, path)
-    load_state_into(mapper, tensors, path)
-    return mapper.eval()
 
 
 def main() -> None:
@@ -54,9 +46,8 @@ def main() -> None:
                 for strength in (-2.0, 2.0):
                     delta = torch.zeros(len(w), mapper.n_attributes)
                     delta[:, column] = strength
-                    change = F.interpolate(profile.generator(mapper(w, delta)) - original, size=crops.shape[-1],
-                                           mode="bilinear", align_corners=False)
-                    age, male = judge((crops + change).clamp(-1, 1), geometry)
+                    _, composite = blend_delta(crops, original, profile.generator(mapper(w, delta)))
+                    age, male = judge(composite, geometry)
                     line = f"{path.name} {name}{strength:+g}: age {(age - age0).mean():+.1f} years, P(male) {(male - male0).mean():+.3f}"
                     if name == "gender":
                         away = (male0 > 0.5) if strength < 0 else (male0 < 0.5)

@@ -23,6 +23,16 @@ MODELS = REPO_ROOT / "models/recognisers"
 CAST_SCALE = 0.05  # a mean change of the whole crop this large ([-1, 1] units, ≈ 6 levels) costs one unit
 
 
+IN_LOGITS = torch.tensor([kind == "logit" for kind in READINGS.values()])
+
+
+def blend_delta(crops: torch.Tensor, original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(change, composite): the render difference upsampled to the crops, and the crops with it added, as the
+    live delta blend adds it; all in [-1, 1] units."""
+    change = F.interpolate(edited - original, size=crops.shape[-1], mode="bilinear", align_corners=False)
+    return change, (crops + change).clamp(-1, 1)
+
+
 class FaceReadings(nn.Module):
     """forward(crops (N,3,S,S) in [-1,1], dlib geometry (N,3,3), view maps (N,V,2,3)) → (N, len(READINGS)):
     age in years, P(male), P(beard), P(bald). Frozen, differentiable."""
@@ -77,12 +87,9 @@ def on_face_terms(mapper: nn.Module, generator: nn.Module, on_face: OnFace, rows
         original = generator(latents)
         before = on_face.readings(crops, geometry, views)
         identity = on_face.readings.embedder(crops)
-    change = F.interpolate(generator(mapper(latents, delta)) - original, size=crops.shape[-1], mode="bilinear",
-                           align_corners=False)
-    composite = (crops + change).clamp(-1, 1)
+    change, composite = blend_delta(crops, original, generator(mapper(latents, delta)))
     after = on_face.readings(composite, geometry, views)
-    logit = torch.tensor([READINGS[a] == "logit" for a in READINGS])
-    reach, preserve = on_face_losses(before, after, own, own_asked, on_face.units, logit, on_face.weights)
+    reach, preserve = on_face_losses(before, after, own, own_asked, on_face.units, IN_LOGITS, on_face.weights)
     return {"on_face": reach, "on_face_preserve": preserve,
             # the person must stay who they are on the real face too, not only on the renders
             "on_face_identity": identity_loss(on_face.readings.embedder(composite), identity),
