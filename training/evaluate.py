@@ -110,10 +110,10 @@ def evaluate(
     judged = slice(0, cfg.judge_faces)
     base_descriptors = judge(to_uint8(base.images[judged])) if judge is not None else None
 
-    def judge_distance(latents: torch.Tensor) -> float | None:
+    def judge_distance(edited: Faces) -> float | None:
         if judge is None:
             return None
-        d = np.linalg.norm(judge(to_uint8(render(generator, latents[judged]))) - base_descriptors, axis=1)
+        d = np.linalg.norm(judge(to_uint8(edited.images[judged])) - base_descriptors, axis=1)
         return round(float(np.nanmean(d)), 4) if np.isfinite(d).any() else None
 
     table: dict[str, dict] = {}
@@ -127,7 +127,8 @@ def evaluate(
         with torch.no_grad():
             l2l = mapper(base.latents, delta)
             cycles.append((mapper(l2l, -delta) - base.latents).norm(dim=1).mean().item())
-        l2l_result = measure(base, observe(generator, labeller, embedder, std, l2l), name, signs)
+        l2l_faces = observe(generator, labeller, embedder, std, l2l)
+        l2l_result = measure(base, l2l_faces, name, signs)
         direction = torch.from_numpy(directions[k])[None] * torch.from_numpy(signs).float()[:, None]
 
         def reach(step: float) -> float:
@@ -136,11 +137,12 @@ def evaluate(
 
         step = match_linear_step(reach, l2l_result["target"], cfg.match_iterations)
         linear = base.latents + step * direction
-        linear_result = measure(base, observe(generator, labeller, embedder, std, linear), name, signs)
+        linear_faces = observe(generator, labeller, embedder, std, linear)
+        linear_result = measure(base, linear_faces, name, signs)
         l2l_result["latent_step"] = float((l2l - base.latents).norm(dim=1).mean())
         linear_result["latent_step"] = step
-        l2l_result["identity_judge"] = judge_distance(l2l)
-        linear_result["identity_judge"] = judge_distance(linear)
+        l2l_result["identity_judge"] = judge_distance(l2l_faces)
+        linear_result["identity_judge"] = judge_distance(linear_faces)
         # Matched when the two target changes agree within 10 % (or 0.05 std for tiny changes).
         gap = abs(linear_result["target"] - l2l_result["target"])
         linear_result["matched"] = bool(gap <= max(0.1 * abs(l2l_result["target"]), 0.05))
