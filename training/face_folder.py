@@ -37,9 +37,14 @@ def list_faces(folder: Path) -> list[Path]:
     return files
 
 
-def load_faces(folder: Path, size: int, split: str = "train", limit: int | None = None) -> FaceFolder:
-    """Every photo of `split` ("train", "heldout" or "all"), resized (area) to size×size."""
-    files = [p for p in list_faces(folder) if split == "all" or is_held_out(p.name) == (split == "heldout")][:limit]
+def load_faces(folder: Path, size: int, split: str = "train", limit: int | None = None,
+               evenly: bool = False) -> FaceFolder:
+    """Every photo of `split` ("train", "heldout" or "all"), resized (area) to size×size; with a limit, the first
+    `limit` files, or with `evenly` that many spread over the whole split (file names often sort by a label)."""
+    files = [p for p in list_faces(folder) if split == "all" or is_held_out(p.name) == (split == "heldout")]
+    if evenly and limit is not None:
+        files = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(limit, len(files))).round().astype(int))]
+    files = files[:limit]
     out = np.empty((len(files), size, size, 3), np.uint8)
     kept = []
     for path in tqdm(files, desc=f"faces ({split})", dynamic_ncols=True, mininterval=2):

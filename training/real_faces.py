@@ -51,9 +51,7 @@ def build_real_faces(folder: Path, template: AlignmentTemplate, encoder: torch.n
     folder, with the face mesh and the generator's template at CROP_SCALE × its side, and encode each at the generator's side."""
     size = template.size * CROP_SCALE
     big = AlignmentTemplate(size=size, points=template.points * CROP_SCALE)
-    everything = load_faces(folder, 200, split).images  # every training photo, then an even spread of them:
-    pick = np.linspace(0, len(everything) - 1, min(limit, len(everything))).round().astype(int)  # files sort by age
-    photos = everything[pick].permute(0, 2, 3, 1).numpy()
+    photos = load_faces(folder, 200, split, limit, evenly=True).images.permute(0, 2, 3, 1).numpy()  # names sort by age
     mesher = FaceMesher(192)
     crops, geometry, views = [], [], []
     for start in tqdm(range(0, len(photos), batch), desc="real faces (align)", dynamic_ncols=True):
