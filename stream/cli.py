@@ -178,7 +178,7 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
     presets = PresetBook(settings.control.presets_dir or user_config_dir() / "presets", engines.attributes)
     edit = args.edit if args.edit is not None else DEMO_EDIT if demo and not args.preset else ""
     initial = {**(presets.load(args.preset) if args.preset else {}), **parse_edits(edit, engines.attributes)}
-    state = EditState(engines.attributes, initial, cfg.ramp_frames, cfg.strength_step, units=engines.units)
+    state = EditState(engines.attributes, initial, cfg.ramp_frames, cfg.strength_step, units=cfg.live_units(engines.units))
     if args.preset and not edit:
         presets.mark_applied(args.preset, state.version)
     controls = Controls(state, load_keymap(cfg.keymap, engines.attributes), presets)

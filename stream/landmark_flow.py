@@ -8,6 +8,8 @@ are read on the same region (RenderMesher.pair). A thin-plate spline
 through the landmark displacements of the face's contours and nose, evaluated on a coarse grid and upsampled,
 gives the displacement of every crop pixel. `weight` says where the mesh backs it: 1 over the face and a band
 around it, fading to 0 beyond, where the caller's optical flow takes over.
+
+A head turn asked of the warp (stream.head_turn) rides on the same mesh: MeshFlow carries its `pose` flow.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from scipy.interpolate import RBFInterpolator
 fm = mp.solutions.face_mesh
 # the face's outline, eyes, brows, lips and nose: what moves when the head turns or the mouth moves
 FLOW_POINTS = np.array(sorted({i for edge in fm.FACEMESH_CONTOURS | fm.FACEMESH_NOSE for i in edge}))
+OVAL = np.array(sorted({i for edge in fm.FACEMESH_FACE_OVAL for i in edge}))
 GRID = 16  # the spline is evaluated on GRID × GRID points over the crop, then upsampled
 SMOOTHING = 0.1  # thin-plate smoothing: a little, so a landmark's jitter does not ripple the face
 SUPPORT = 0.08  # the mesh's flow is trusted this fraction of the face width beyond its hull
@@ -28,10 +31,15 @@ SUPPORT = 0.08  # the mesh's flow is trusted this fraction of the face width bey
 
 @dataclass
 class MeshFlow:
-    """flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)), and weight (S,S) in [0, 1]."""
+    """flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)), and weight (S,S) in [0, 1]. For a head
+    turn (stream.head_turn), pose (C,C,2) on the padded canvas (turn_pad(S) px more each side): the turned
+    face(x) ≈ edited(x + pose(x)), and reach (C,C) in [0, 1]: where it moves the frame."""
 
     flow: np.ndarray
     weight: np.ndarray
+    points: np.ndarray | None = None  # (468, 3) the edited render's landmarks
+    pose: np.ndarray | None = None
+    reach: np.ndarray | None = None
 
 
 class RenderMesher:
@@ -43,15 +51,16 @@ class RenderMesher:
                                  min_detection_confidence=0.3, min_tracking_confidence=0.3)
 
     def __call__(self, render: np.ndarray) -> np.ndarray | None:
-        """(468, 2) landmarks in render px, or None where the mesh finds no face."""
+        """(468, 3) landmarks in render px (depth on the x scale, origin at the head's centre, + away from the
+        camera), or None where the mesh finds no face."""
         size = render.shape[0]
         p = int(round(self.pad * size))
         image = cv2.cvtColor(np.clip((render + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_BGR2RGB)
         result = self._mesh.process(cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
         if not result.multi_face_landmarks:
             return None
-        pts = np.array([(q.x, q.y) for q in result.multi_face_landmarks[0].landmark], np.float64)
-        return pts * (size + 2 * p) - p
+        pts = np.array([(q.x, q.y, q.z) for q in result.multi_face_landmarks[0].landmark], np.float64)
+        return pts * (size + 2 * p) - np.array([p, p, 0])
 
     def pair(self, original: np.ndarray, edited: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks of G(w) and G(w′) read on the same region, or None when the mesh misses either: G(w)
@@ -81,14 +90,27 @@ def support_mask(points: np.ndarray, size: int, grow: float) -> np.ndarray:
 def mesh_flow(original_points: np.ndarray, edited_points: np.ndarray, size: int) -> MeshFlow:
     """The dense flow that moves original_points onto edited_points: at each edited landmark the flow is
     original − edited (the warp samples the original there), a thin-plate spline in between."""
-    src, dst = original_points[FLOW_POINTS], edited_points[FLOW_POINTS]
+    src, dst = original_points[FLOW_POINTS, :2], edited_points[FLOW_POINTS, :2]
+    return MeshFlow(spline_on_grid(dst, src, size, GRID), support_mask(dst, size, SUPPORT), edited_points)
+
+
+def spline_on_grid(dst: np.ndarray, src: np.ndarray, side: int, cells: int) -> np.ndarray:
+    """(side, side, 2) float32: the thin-plate spline through the moves dst → src (the flow samples src at dst),
+    evaluated on a cells × cells grid and upsampled."""
     spline = RBFInterpolator(dst, src - dst, kernel="thin_plate_spline", smoothing=SMOOTHING)
-    step = size / GRID
-    ticks = (np.arange(GRID) + 0.5) * step - 0.5  # cell centres on cv2.resize's pixel-centre convention
+    ticks = (np.arange(cells) + 0.5) * (side / cells) - 0.5  # cell centres on cv2.resize's pixel-centre convention
     gx, gy = np.meshgrid(ticks, ticks)
-    coarse = spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(GRID, GRID, 2).astype(np.float32)
-    flow = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
-    return MeshFlow(flow, support_mask(dst, size, SUPPORT))
+    coarse = spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(cells, cells, 2).astype(np.float32)
+    return cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC)
+
+
+def polygon_mask(points: np.ndarray, side: int, feather: float = 0.0) -> np.ndarray:
+    """(side, side) float32 in [0, 1]: the points' convex hull, antialiased, its edge blurred by `feather` px."""
+    scale = 4
+    big = np.zeros((side * scale, side * scale), np.uint8)
+    cv2.fillConvexPoly(big, cv2.convexHull(np.round(points * scale).astype(np.int32)), 255)
+    mask = cv2.resize(big, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    return cv2.GaussianBlur(mask, (0, 0), feather) if feather > 0 else mask
 
 
 class MeshFlowMaker:

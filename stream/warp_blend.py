@@ -6,8 +6,9 @@ G(w′) − G(w) of a moved feature is a double image. Here the dense motion bet
 real pixels; only the appearance change left after that move (the residual) is added, as the delta mode
 adds its difference. The mask follows the warped face.
 
-Given the face mesh's flow between the renders (stream.landmark_flow), that flow moves the face instead, and
-the move reaches past the face hull by OUTLINE of the face width: a head turn moves the face's outline over the
+Given the face mesh's flow between the renders (stream.landmark_flow), that flow moves the face instead (and
+for a head turn the mesh's `pose` flow turns it on as far as asked), and the move reaches past the face hull by
+OUTLINE of the face width: a head turn moves the face's outline over the
 background (real pixels of the frame, moved, not painted), fading out inside the face region's box (grown by
 OUTLINE_MARGIN). The residual stays inside the face hull either way.
 
@@ -24,6 +25,7 @@ import numpy as np
 from stream.alignment import apply_affine
 from stream.blending import crop_hull_mask, face_region, in_frame
 from stream.colour import tame_residual
+from stream.head_turn import turn_pad
 from stream.landmark_flow import MeshFlow, support_mask
 from stream.occlusion import OcclusionTracker
 from stream.one_euro import OneEuroFilter
@@ -33,6 +35,7 @@ DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in u
 MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
 OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
 OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
+TURN_MARGIN = 0.3  # a head turn reaches (TURN_RING − 1) / 2 of the face past its landmarks' box
 
 
 @dataclass
@@ -45,14 +48,23 @@ class WarpEdit:
     residual: np.ndarray
     keep: np.ndarray
     move: np.ndarray | None = None
+    pad: int = 0  # the layers cover the crop padded by this many crop px each way (a head turn's canvas)
 
     def stacked(self) -> np.ndarray:
         return np.dstack([self.flow, self.residual, self.keep,
                           self.keep if self.move is None else self.move]).astype(np.float32)
 
     @classmethod
-    def unstack(cls, layers: np.ndarray) -> "WarpEdit":
-        return cls(layers[..., :2], layers[..., 2:5], layers[..., 5], layers[..., 6])
+    def unstack(cls, layers: np.ndarray, pad: int = 0) -> "WarpEdit":
+        return cls(layers[..., :2], layers[..., 2:5], layers[..., 5], layers[..., 6], pad)
+
+    def padded(self, pad: int) -> "WarpEdit":
+        """The same edit on the crop padded to `pad` px each way (nothing moves or changes there)."""
+        more = pad - self.pad
+        if more <= 0:
+            return self
+        return WarpEdit.unstack(cv2.copyMakeBorder(self.stacked(), more, more, more, more, cv2.BORDER_CONSTANT,
+                                                   value=0), pad)
 
 
 def make_flow_estimator() -> cv2.DISOpticalFlow:
@@ -114,7 +126,18 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     if mesh is None:
         return WarpEdit(flow, residual, mask)
     move = support_mask(crop_landmarks, original.shape[0], OUTLINE)
-    return WarpEdit(flow, residual, mask, move if keep is None else move * keep)
+    if keep is not None:
+        move = move * keep
+    if mesh.pose is None:
+        return WarpEdit(flow, residual, mask, move)
+    # The rest of a head turn: the edited face (the camera's pixels moved by the masked flow, plus the residual)
+    # turned on by the pose flow, on the padded canvas; where it moves is baked into the flow.
+    pad = (mesh.pose.shape[0] - original.shape[0]) // 2
+    edit = WarpEdit(flow * move[..., None], residual, mask, move).padded(pad)
+    turned = WarpEdit.unstack(warp_by_flow(edit.stacked(), mesh.pose), pad)
+    turned.flow += mesh.pose * mesh.reach[..., None]
+    turned.move = np.ones_like(turned.keep)
+    return turned
 
 
 def work_grid(region: tuple[int, int, int, int], max_side: int) -> tuple[int, int]:
@@ -183,6 +206,8 @@ def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, lan
     is read or written."""
     if not in_frame(landmarks, frame.shape):
         return
+    if edit.pad:  # the layers' pixel (0, 0) is the crop's (-pad, -pad)
+        frame_to_crop = frame_to_crop.astype(np.float64) + np.array([[0.0, 0.0, edit.pad], [0.0, 0.0, edit.pad]])
     region = face_region(landmarks, frame.shape, margin)
     x0, y0, x1, y1 = region
     size = work_grid(region, work_side)
@@ -224,7 +249,8 @@ class WarpBlender:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.work_factor = work_factor  # work grid side = this × the render's side
-        self.margin = OUTLINE_MARGIN if outline else 0.05  # room for a face outline the mesh's flow moves
+        self.outline = outline
+        self.margin = TURN_MARGIN if outline else 0.05  # room for the outline and the head a turn moves
         self.dis = make_flow_estimator()
         self.occluders = OcclusionTracker()
         self._filters: dict[int, OneEuroFilter] = {}
@@ -246,7 +272,9 @@ class WarpBlender:
             edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks, face.mesh_flow)
             filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta)
             seen[face.track.id] = filt
-            edit = WarpEdit.unstack(filt(edit.stacked(), t).astype(np.float32))
+            if self.outline:  # every edit on the turn's canvas, so the smoothing sees one shape per face
+                edit = edit.padded(turn_pad(face.original.shape[0]))
+            edit = WarpEdit.unstack(filt(edit.stacked(), t).astype(np.float32), edit.pad)
             blend_warp(frame, edit, face.frame_to_crop, face.track.landmarks, self.work_factor * face.original.shape[0],
                        self.margin)
         self._filters = seen

@@ -59,7 +59,7 @@ def test_the_mesh_flow_moves_the_camera_face_as_the_renders_landmarks_move(engin
     before, after = maker.mesher.pair(face.original, face.edited)
     maker.close()
     crop_to_frame = cv2.invertAffineTransform(face.frame_to_crop.astype(np.float64))[:, :2]
-    expected = crop_to_frame @ (after[NOSE_TIP] - before[NOSE_TIP])  # the render's nose move, in frame px
+    expected = crop_to_frame @ (after[NOSE_TIP, :2] - before[NOSE_TIP, :2])  # the render's nose move, in frame px
     assert np.linalg.norm(expected) > 2.5  # the generator does turn the head
 
     (raw,) = mesh_landmarks(frame.image)

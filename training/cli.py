@@ -74,6 +74,7 @@ def main_eval(argv: list[str]) -> int:
     parser.add_argument("--videos", type=Path, help="the same for every clip in a folder")
     parser.add_argument("--frames", type=int, default=32, help="--video: frames with a face per clip (from its first face)")
     parser.add_argument("--blend", choices=("warp", "delta", "replace"), help="--video: blend mode (stream.blend)")
+    parser.add_argument("--attributes", default="", help="--video: only these attributes, e.g. yaw,pitch (default all)")
     args = parser.parse_args(argv)
     if args.video or args.videos:
         return main_video_eval(args)
@@ -98,7 +99,8 @@ def main_video_eval(args: argparse.Namespace) -> int:
     settings.engine.threads = settings.engine.threads or 1
     engines = load_engines(settings.engine, networks=PIPELINE_NETWORKS)
     template = alignment_template(settings, engines.resolution)
-    evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames))
+    only = tuple(a.strip() for a in args.attributes.split(",") if a.strip())
+    evaluator = VideoEvaluator(engines, template, settings.stream, VideoEvalConfig(frames=args.frames, only=only))
     out = args.out if args.out != Path("out/eval") else Path("out/eval/video")
     from training.video_eval import write_summary
 

@@ -2,7 +2,8 @@
 at −2 and +2, judged on the OUTPUT frames.
 
 Per edit: the recognisers read on the output face against the raw face (the `target` change, in the
-recogniser's unit), identity (dlib 128-D distance, raw vs output face), change outside the face, and the
+recogniser's unit), identity (dlib 128-D distance, raw vs output face), change outside the face region
+(past what the blend may touch: with the head turn, the hair and ears around the face), and the
 flicker the edit adds (mean |out_t − out_t−1| in the face box minus the raw clip's own |raw_t − raw_t−1|,
 which the JSON gives as face_motion; 0…255 units); plus a contact
 sheet (rows: attributes; columns: raw, −2, +2 on two frames). Detection, alignment and encoding run once
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from errors import MissingFileError
+from errors import ConfigError, MissingFileError
 from recognisers.dlib_identity import SAME_PERSON, DlibIdentity
 from recognisers.labeller import FaceLabeller
 from stream.alignment import AlignmentTemplate
@@ -27,7 +28,8 @@ from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
-from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage
+from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage, head_turn
+from stream.warp_blend import TURN_MARGIN
 
 # Which recogniser reading judges an attribute, and its unit; an attribute missing here is read under its
 # own name when the labeller has it, else it gets no target (the sheet still shows it).
@@ -46,6 +48,7 @@ class VideoEvalConfig:
     label_every: int = 2  # recognisers read every Nth frame (they cost ~0.1 s a face on this CPU)
     identity_every: int = 4  # dlib descriptors every Nth frame (~0.2 s a face)
     max_frames: int = 600  # give up looking for faces after this many frames
+    only: tuple[str, ...] = ()  # evaluate just these attributes; empty = all of the mapper's
 
 
 @dataclass
@@ -114,7 +117,12 @@ class VideoEvaluator:
         self.config = config
         self.labeller = FaceLabeller()
         self.identity = DlibIdentity()
-        self.edits = edit_names(engines.attributes, config.strengths)
+        unknown = sorted(set(config.only) - set(engines.attributes))
+        if unknown:
+            raise ConfigError(f"--attributes {','.join(unknown)}: the mapper has no such attribute; pick from "
+                              f"{','.join(engines.attributes)}")
+        self.edits = [e for e in edit_names(engines.attributes, config.strengths) if not config.only or e[1] in config.only]
+        self.attributes = tuple(a for a in engines.attributes if not config.only or a in config.only)
 
     def reading(self, attr: str) -> tuple[str, str] | None:
         """(labeller key, unit) that judges an attribute, or None when no recogniser reads it."""
@@ -132,8 +140,9 @@ class VideoEvaluator:
         tracker = FaceTracker(1, cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
         detect, align = DetectStage(tracker), AlignStage(self.template)
         encode = EncodeStage(self.engines.encoder, cfg.latent_smoothing)
-        generate = GenerateStage(self.engines.editor)
-        mesh_flow = MeshFlowStage() if cfg.uses_mesh_flow() else None
+        turn = head_turn(cfg, self.engines.attributes)
+        generate = GenerateStage(self.engines.editor, turn)
+        mesh_flow = MeshFlowStage(turn) if cfg.uses_mesh_flow() else None
         blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion,
                                    outline=mesh_flow is not None) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
@@ -179,7 +188,8 @@ class VideoEvaluator:
             labels = self.label([raw[y0:y1, x0:x1]] + [outputs[n][y0:y1, x0:x1] for n in names]) if read else {}
             lm_box = (*lm.min(0), *lm.max(0))
             raw_id = self.identity.descriptor(cv2.cvtColor(raw, cv2.COLOR_BGR2RGB), lm_box) if judge_identity else None
-            rx0, ry0, rx1, ry1 = face_region(lm, raw.shape, margin=0.15)
+            # outside: past the region the blend may touch (a head turn moves the hair and ears around the face)
+            rx0, ry0, rx1, ry1 = face_region(lm, raw.shape, margin=TURN_MARGIN if turn is not None else 0.15)
             outside = np.ones(raw.shape[:2], bool)
             outside[ry0:ry1, rx0:rx1] = False
             raw_motion = (np.abs(raw[y0:y1, x0:x1].astype(np.int16) - previous_raw[y0:y1, x0:x1]).mean()
@@ -224,7 +234,7 @@ class VideoEvaluator:
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = clip.stem
         if sheet:
-            result["sheet"] = str(write_sheet(out_dir / f"{stem}_sheet.png", sheet, self.engines.attributes,
+            result["sheet"] = str(write_sheet(out_dir / f"{stem}_sheet.png", sheet, self.attributes,
                                               self.config.strengths))
         (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
         return result
