@@ -31,6 +31,7 @@ YAW_GAIN = 1.15
 PITCH_GAIN = 1.0
 TURN_RING = 1.45
 RING_POINTS = 24
+FEATHER = 0.02  # of the canvas side: how soft the outline's and the ring's edges are
 
 
 @dataclass
@@ -98,7 +99,7 @@ def ring(points: np.ndarray, scale: float = TURN_RING, count: int = RING_POINTS)
 
 def unfold(flow: np.ndarray, least: float = 0.5) -> np.ndarray:
     """The flow made fold-free: along every row the sampled x (x + flow_x) and down every column the sampled y
-    rise by at least `least` px a pixel (nothing is squeezed to less than that). A turn's far cheek slides
+    rise by at least `least` px a pixel (nothing is stretched more than 1 / least times). A turn's far cheek slides
     behind its own outline, which a warp can only fold (a mirrored strip); here it is squeezed instead: the mean
     of the two one-sided monotone fits (a running max from the left and a running min from the right), so
     neither side of a fold is favoured."""
@@ -115,9 +116,9 @@ def unfold(flow: np.ndarray, least: float = 0.5) -> np.ndarray:
     return out
 
 
-def pose_flow(edited_points: np.ndarray, yaw: float, pitch: float, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(pose (C,C,2), reach (C,C)) on the canvas padded by turn_pad(size): the edited render's face turned on by
-    yaw and pitch degrees, as a flow with turned(x) ≈ edited(x + pose(x)), still at a ring around the head.
+def pose_flow(edited_points: np.ndarray, yaw: float, pitch: float, size: int) -> np.ndarray:
+    """(C,C,2) on the canvas padded by turn_pad(size): the edited render's face turned by yaw and pitch degrees,
+    as a flow with turned(x) ≈ edited(x + flow(x)), fading to nothing at a ring around the head.
 
     Inside the face's outline the spline runs through the features' moves; outside it, through the outline's
     own (small) moves and the ring: one spline through both would carry the features' slide out past the
@@ -130,6 +131,7 @@ def pose_flow(edited_points: np.ndarray, yaw: float, pitch: float, size: int) ->
     anchors = ring(src[OVAL])
     inner = spline_on_grid(dst[FLOW_POINTS], src[FLOW_POINTS], side, cells)
     outer = spline_on_grid(np.vstack([dst[OVAL], anchors]), np.vstack([src[OVAL], anchors]), side, cells)
-    inside = polygon_mask(dst[OVAL], side, feather=0.02 * side)[..., None]
-    flow = unfold(inside * inner + (1.0 - inside) * outer)
-    return flow, polygon_mask(anchors, side)
+    inside = polygon_mask(dst[OVAL], side, feather=FEATHER * side)[..., None]
+    # the spline is still at the ring's points, not between or past them: it fades out inside the ring
+    still = polygon_mask(ring(src[OVAL], TURN_RING - 0.2), side, feather=FEATHER * side)[..., None]
+    return unfold((inside * inner + (1.0 - inside) * outer) * still)

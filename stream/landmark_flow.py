@@ -33,13 +33,12 @@ SUPPORT = 0.08  # the mesh's flow is trusted this fraction of the face width bey
 class MeshFlow:
     """flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)), and weight (S,S) in [0, 1]. For a head
     turn (stream.head_turn), pose (C,C,2) on the padded canvas (turn_pad(S) px more each side): the turned
-    face(x) ≈ edited(x + pose(x)), and reach (C,C) in [0, 1]: where it moves the frame."""
+    face(x) ≈ edited(x + pose(x))."""
 
     flow: np.ndarray
     weight: np.ndarray
     points: np.ndarray | None = None  # (468, 3) the edited render's landmarks
     pose: np.ndarray | None = None
-    reach: np.ndarray | None = None
 
 
 class RenderMesher:

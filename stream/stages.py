@@ -142,7 +142,7 @@ class MeshFlowStage:
                 continue
             face.mesh_flow = made = self.maker(face.original, face.edited)
             if made is not None and any(turn):
-                made.pose, made.reach = pose_flow(made.points, *turn, face.original.shape[0])
+                made.pose = pose_flow(made.points, *turn, face.original.shape[0])
 
     def close(self) -> None:
         self.maker.close()

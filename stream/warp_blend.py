@@ -135,7 +135,7 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     pad = (mesh.pose.shape[0] - original.shape[0]) // 2
     edit = WarpEdit(flow * move[..., None], residual, mask, move).padded(pad)
     turned = WarpEdit.unstack(warp_by_flow(edit.stacked(), mesh.pose), pad)
-    turned.flow += mesh.pose * mesh.reach[..., None]
+    turned.flow += mesh.pose
     turned.move = np.ones_like(turned.keep)
     return turned
 
