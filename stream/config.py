@@ -16,7 +16,8 @@ INT_RANGES = {"camera": (0, 63), "width": (1, 7680), "height": (1, 4320), "fps":
 FLOAT_RANGES = {  # name: (low, high, low end open)
     "landmark_min_cutoff": (0.0, 100.0, True), "landmark_beta": (0.0, 100.0, False),
     "latent_smoothing": (0.0, 0.99, False), "strength_step": (0.0, 3.0, True), "feather": (0.0, 0.99, True),
-    "reconnect_max_s": (0.0, 600.0, True), "turn_step_deg": (0.0, 30.0, False), "turn_max_deg": (0.0, 45.0, False)}
+    "reconnect_max_s": (0.0, 600.0, True), "turn_step_deg": (0.0, 30.0, False), "turn_max_deg": (0.0, 45.0, False),
+    "smile_step": (0.0, 0.3, False), "smile_max": (0.0, 0.6, False)}
 
 
 @dataclass
@@ -38,11 +39,14 @@ class StreamConfig:
     colour_match: bool = True  # replace mode: match the render's colours to the camera's face
     occlusion: bool = True  # warp mode: fade the edit where something covers the face
     mesh_flow: bool = True  # warp mode: move the face by the mesh's landmarks on both renders (off: optical flow)
-    # With the mesh flow, a yaw or pitch strength of 1 turns the head this many degrees (about the spread of real
-    # faces: yaw 9.6°, pitch 9.9° std over the UTKFace photos), at most turn_max_deg; 0: only as far as the
-    # renders turn (the mapper's own unit).
+    # With the mesh flow the warp draws head turns and smiles as geometry (stream/geometric_edit.py): a yaw or pitch
+    # strength of 1 turns the head turn_step_deg degrees (about the spread of real faces: yaw 9.6°, pitch 9.9° std
+    # over the UTKFace photos), at most turn_max_deg; a smile strength of 1 lifts the mouth corners smile_step of
+    # the mouth's width, at most smile_max. A step of 0 leaves that edit to the mapper's renders.
     turn_step_deg: float = 10.0
     turn_max_deg: float = 25.0
+    smile_step: float = 0.2
+    smile_max: float = 0.45
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
     virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one
@@ -72,16 +76,16 @@ class StreamConfig:
         """How many faces to edit; None means all."""
         return {"largest": 1, "all": None}.get(self.faces, int(self.faces) if self.faces.isdigit() else 1)
 
-    def turns_head(self) -> bool:
-        """Whether yaw and pitch edits turn the face by the warp as far as turn_step_deg asks."""
-        return self.uses_mesh_flow() and self.turn_step_deg > 0
-
     def live_units(self, units: dict[str, tuple[float, str]]) -> dict[str, tuple[float, str]]:
-        """What a strength of 1 asks live: the mapper's units, with yaw and pitch in the warp's degrees when it
-        turns the head."""
-        if not self.turns_head():
+        """What a strength of 1 asks live: the mapper's units, with the edits the warp draws as geometry in its."""
+        if not self.uses_mesh_flow():
             return dict(units)
-        return {**units, "yaw": (self.turn_step_deg, "degrees"), "pitch": (self.turn_step_deg, "degrees")}
+        drawn = dict(units)
+        if self.turn_step_deg > 0:
+            drawn.update(yaw=(self.turn_step_deg, "degrees"), pitch=(self.turn_step_deg, "degrees"))
+        if self.smile_step > 0:
+            drawn.update(smile=(100 * self.smile_step, "% of the mouth's width, corner lift"))
+        return drawn
 
     def uses_mesh_flow(self) -> bool:
         """Whether the warp blend gets the mesh's flow (a stage of its own in the latents worker)."""

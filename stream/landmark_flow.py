@@ -9,7 +9,8 @@ through the landmark displacements of the face's contours and nose, evaluated on
 gives the displacement of every crop pixel. `weight` says where the mesh backs it: 1 over the face and a band
 around it, fading to 0 beyond, where the caller's optical flow takes over.
 
-A head turn asked of the warp (stream.head_turn) rides on the same mesh: MeshFlow carries its `pose` flow.
+Edits the warp draws as geometry (stream.geometric_edit: a head turn, a smile) ride on the same mesh: MeshFlow
+carries their `pose` flow.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ SUPPORT = 0.08  # the mesh's flow is trusted this fraction of the face width bey
 @dataclass
 class MeshFlow:
     """flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)), and weight (S,S) in [0, 1]. For a head
-    turn (stream.head_turn), pose (C,C,2) on the padded canvas (turn_pad(S) px more each side): the turned
+    turn or smile (stream.geometric_edit), pose (C,C,2) on the padded canvas (turn_pad(S) px more each side): the turned
     face(x) ≈ edited(x + pose(x))."""
 
     flow: np.ndarray

@@ -18,7 +18,7 @@ from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink
 from stream.stages import (AlignStage, BlendStage, DeltaStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage,
-                           SinkStage, head_turn)
+                           SinkStage, geometric_edit)
 from stream.terminal_keys import TerminalKeys
 
 if TYPE_CHECKING:
@@ -93,10 +93,10 @@ class Session:
         self.capture = CaptureThread(self.source, lossless=self.offline, pace=pace, reconnect=not self.offline,
                                      loop=self.loop, reconnect_max_s=cfg.reconnect_max_s)
         self.sink_stage = SinkStage(self.sinks)
-        turn = head_turn(cfg, self.engines.attributes)
-        self.generate = GenerateStage(self.engines.editor, turn)
+        geometric = geometric_edit(cfg, self.engines.attributes)
+        self.generate = GenerateStage(self.engines.editor, geometric)
         self.tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
-        self.mesh_flow = MeshFlowStage(turn) if cfg.uses_mesh_flow() else None
+        self.mesh_flow = MeshFlowStage(geometric) if cfg.uses_mesh_flow() else None
         self.pipeline = Pipeline(
             self.capture,
             face_stages=[DetectStage(self.tracker), AlignStage(self.template)],

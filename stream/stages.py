@@ -14,7 +14,7 @@ from stream.config import StreamConfig
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
-from stream.head_turn import HeadTurn, pose_flow
+from stream.geometric_edit import GeometricEdit, geometric_flow
 from stream.landmark_flow import MeshFlowMaker
 from stream.sinks import Sink
 from stream.warp_blend import WarpBlender
@@ -87,21 +87,24 @@ class EncodeStage:
         self._latents = seen
 
 
-def head_turn(cfg: StreamConfig, attributes: Sequence[str]) -> HeadTurn | None:
-    """The stream's HeadTurn, or None when its warp leaves turns to the renders."""
-    return HeadTurn.of(attributes, cfg.turn_step_deg, cfg.turn_max_deg) if cfg.turns_head() else None
+def geometric_edit(cfg: StreamConfig, attributes: Sequence[str]) -> GeometricEdit | None:
+    """What the stream's warp draws as geometry, or None when it draws nothing (not warp mode with the mesh)."""
+    if not cfg.uses_mesh_flow():
+        return None
+    drawn = GeometricEdit.of(attributes, cfg.turn_step_deg, cfg.turn_max_deg, cfg.smile_step, cfg.smile_max)
+    return drawn if drawn.index else None
 
 
 class GenerateStage:
-    """Both renders, G(w) and G(f(w, Δ)), from the fused mapper+generator engine in one call. With a HeadTurn
-    the warp turns the head, so the mapper is asked Δ without yaw and pitch (a 64-px generator's turn of the
-    renders only adds a blurred second face to the warp's)."""
+    """Both renders, G(w) and G(f(w, Δ)), from the fused mapper+generator engine in one call. With a
+    GeometricEdit the warp draws some edits (a head turn, a smile) as geometry, so the mapper is asked Δ without
+    them (a 64-px generator's turn or smile only adds a blurred second face or a pasted bar to the warp's)."""
 
     name = "generate"
 
-    def __init__(self, editor: Engine, turn: HeadTurn | None = None):
+    def __init__(self, editor: Engine, geometric: GeometricEdit | None = None):
         self.editor = editor
-        self.turn = turn
+        self.geometric = geometric
         self.non_finite = 0  # faces whose renders were not finite, left unedited
 
     def process(self, frame: Frame) -> None:
@@ -110,8 +113,8 @@ class GenerateStage:
             return  # nothing to change: the frame passes through as the camera gave it
         latents = np.stack([f.latent for f in faces]).astype(np.float32)
         deltas = np.repeat(frame.delta[None].astype(np.float32), len(faces), 0)
-        if self.turn is not None:
-            deltas[:, self.turn.indices()] = 0.0
+        if self.geometric is not None:
+            deltas[:, self.geometric.indices()] = 0.0
         out = run_batched(self.editor, {"latent": latents, "delta": deltas})
         for face, original, edited in zip(faces, out["original"], out["edited"]):
             if not (np.isfinite(original).all() and np.isfinite(edited).all()):
@@ -127,22 +130,22 @@ class GenerateStage:
 class MeshFlowStage:
     """The face mesh on both renders of each edited face and the dense flow between its landmarks, for the
     warp blend; a face whose renders the mesh misses keeps no mesh flow (the blend uses optical flow). With a
-    HeadTurn, a yaw or pitch edit turns the face as far as it asks, past what the renders turned."""
+    GeometricEdit, the moves it draws (a head turn, a smile) ride on the same mesh as its `pose` flow."""
 
     name = "mesh_flow"
 
-    def __init__(self, turn: HeadTurn | None = None):
+    def __init__(self, geometric: GeometricEdit | None = None):
         self.maker = MeshFlowMaker()
-        self.turn = turn or HeadTurn()
+        self.geometric = geometric or GeometricEdit()
 
     def process(self, frame: Frame) -> None:
-        turn = self.turn.asked(frame.delta)
+        moves = self.geometric.asked(frame.delta)
         for face in frame.faces:
             if face.edited is None:
                 continue
             face.mesh_flow = made = self.maker(face.original, face.edited)
-            if made is not None and any(turn):
-                made.pose = pose_flow(made.points, *turn, face.original.shape[0])
+            if made is not None and moves.any():
+                made.pose = geometric_flow(made.points, moves, face.original.shape[0])
 
     def close(self) -> None:
         self.maker.close()

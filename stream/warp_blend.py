@@ -25,7 +25,7 @@ import numpy as np
 from stream.alignment import apply_affine
 from stream.blending import crop_hull_mask, face_region, in_frame
 from stream.colour import tame_residual
-from stream.head_turn import turn_pad
+from stream.geometric_edit import turn_pad
 from stream.landmark_flow import MeshFlow, support_mask
 from stream.occlusion import OcclusionTracker
 from stream.one_euro import OneEuroFilter

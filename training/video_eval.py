@@ -28,14 +28,14 @@ from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
-from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage, head_turn
+from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage, geometric_edit
 from stream.warp_blend import TURN_MARGIN
 
 # Which recogniser reading judges an attribute, and its unit; an attribute missing here is read under its
 # own name when the labeller has it, else it gets no target (the sheet still shows it).
 RECOGNISER = {"expression": "smile"}
 UNITS = {"age": "years", "gender": "P(male)", "yaw": "degrees (mesh)", "pitch": "degrees (mesh)",
-         "smile": "mouth-corner lift, inter-ocular units", "beard": "beard score", "glasses": "glasses score",
+         "smile": "mouthSmile blendshape score 0…1", "beard": "beard score", "glasses": "glasses score",
          "bald": "P(bald)"}
 TILE = 144  # contact sheet tile side, px
 
@@ -140,9 +140,9 @@ class VideoEvaluator:
         tracker = FaceTracker(1, cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
         detect, align = DetectStage(tracker), AlignStage(self.template)
         encode = EncodeStage(self.engines.encoder, cfg.latent_smoothing)
-        turn = head_turn(cfg, self.engines.attributes)
-        generate = GenerateStage(self.engines.editor, turn)
-        mesh_flow = MeshFlowStage(turn) if cfg.uses_mesh_flow() else None
+        geometric = geometric_edit(cfg, self.engines.attributes)
+        generate = GenerateStage(self.engines.editor, geometric)
+        mesh_flow = MeshFlowStage(geometric) if cfg.uses_mesh_flow() else None
         blends = {name: BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion,
                                    outline=mesh_flow is not None) for name, _, _ in self.edits}
         tallies = {name: EditTally() for name, _, _ in self.edits}
@@ -189,7 +189,7 @@ class VideoEvaluator:
             lm_box = (*lm.min(0), *lm.max(0))
             raw_id = self.identity.descriptor(cv2.cvtColor(raw, cv2.COLOR_BGR2RGB), lm_box) if judge_identity else None
             # outside: past the region the blend may touch (a head turn moves the hair and ears around the face)
-            rx0, ry0, rx1, ry1 = face_region(lm, raw.shape, margin=TURN_MARGIN if turn is not None else 0.15)
+            rx0, ry0, rx1, ry1 = face_region(lm, raw.shape, margin=TURN_MARGIN if geometric is not None else 0.15)
             outside = np.ones(raw.shape[:2], bool)
             outside[ry0:ry1, rx0:rx1] = False
             raw_motion = (np.abs(raw[y0:y1, x0:x1].astype(np.int16) - previous_raw[y0:y1, x0:x1]).mean()

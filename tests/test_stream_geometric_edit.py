@@ -1,6 +1,7 @@
-"""Head turns in warp mode on a real clip (steady_face.mp4): yaw and pitch at ±2 turn the camera's own face as
-far as the face mesh reads on the output frames, the mapper is not asked to turn, the turn's flow never folds
-and is still at its ring, and nothing past the region the blend may touch changes."""
+"""Edits the warp draws as geometry, on a real clip (steady_face.mp4): yaw and pitch at ±2 turn the camera's own
+face as far as the face mesh reads on the output frames, smile +2 lifts its mouth corners into a smile the
+blendshape model reads and −2 draws them down, the mapper is not asked for them, the flow never folds and is
+still at its ring, and nothing past the region the blend may touch changes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +17,10 @@ from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
-from stream.head_turn import TURN_RING, HeadTurn, pose_flow, ring, turn_pad
+from stream.geometric_edit import TURN_RING, GeometricEdit, Moves, geometric_flow, ring, turn_pad
 from stream.landmark_flow import OVAL, RenderMesher, polygon_mask
 from stream.stages import (AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage,
-                           head_turn)
+                           geometric_edit)
 from stream.warp_blend import TURN_MARGIN
 
 DATA = Path(__file__).parent / "data"
@@ -30,14 +31,18 @@ def flow_side(size: int) -> int:
     return size + 2 * turn_pad(size)
 
 
-def pose_of(image: np.ndarray) -> np.ndarray:
-    """(yaw, pitch) degrees of the one face in a BGR frame, by the face mesh (static mode)."""
+def mesh_points(image: np.ndarray) -> np.ndarray:
+    """(468, 3) face-mesh landmarks (frame px, depth on the x scale) of the one face in a BGR frame."""
     h, w = image.shape[:2]
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
         found = mesh.process(np.ascontiguousarray(image[..., ::-1])).multi_face_landmarks
     assert found, "the face mesh lost the face on an output frame"
-    pts = np.array([(p.x * w, p.y * h, p.z * w) for p in found[0].landmark])
-    yaw, pitch, _ = head_pose(pts[None])
+    return np.array([(p.x * w, p.y * h, p.z * w) for p in found[0].landmark])
+
+
+def pose_of(image: np.ndarray) -> np.ndarray:
+    """(yaw, pitch) degrees of the one face in a BGR frame, by the face mesh (static mode)."""
+    yaw, pitch, _ = head_pose(mesh_points(image)[None])
     return np.array([yaw[0], pitch[0]])
 
 
@@ -45,12 +50,12 @@ def pose_of(image: np.ndarray) -> np.ndarray:
 def turned(engines) -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """edit name → (raw frame, output frame, face landmarks) for each of the clip's first FRAMES frames."""
     cfg = StreamConfig()
-    turn = head_turn(cfg, engines.attributes)
-    assert turn is not None  # the shipped settings turn the head in the warp
+    drawn = geometric_edit(cfg, engines.attributes)
+    assert drawn is not None and {"yaw", "pitch", "smile"} <= set(drawn.index)  # the shipped settings draw them
     tracker = FaceTracker(1)
     detect, align = DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE))
-    encode, generate, flow = EncodeStage(engines.encoder, 0.5), GenerateStage(engines.editor, turn), MeshFlowStage(turn)
-    edits = {f"{a}{s:+d}": (a, s) for a in ("yaw", "pitch") for s in (-2, 2)}
+    encode, generate, flow = EncodeStage(engines.encoder, 0.5), GenerateStage(engines.editor, drawn), MeshFlowStage(drawn)
+    edits = {f"{a}{s:+d}": (a, s) for a in ("yaw", "pitch", "smile") for s in (-2, 2)}
     blends = {name: BlendStage("warp", cfg.feather, True, outline=True) for name in edits}
     out: dict[str, list] = {name: [] for name in edits}
     for i, image in enumerate(read_video(DATA / "steady_face.mp4")[:FRAMES]):
@@ -82,6 +87,28 @@ def test_yaw_and_pitch_turn_the_face_as_far_as_asked(turned):
         assert sign * pitch[1] > 7 and abs(pitch[0]) < 5
 
 
+def test_smile_lifts_the_mouth_corners_into_a_smile(turned):
+    from recognisers.blendshapes import FaceBlendshapes
+
+    reader = FaceBlendshapes()
+    frames = {name: turned[name][-1] for name in ("smile+2", "smile-2")}
+    image = frames["smile+2"][0]
+    score = {name: float(reader.smile(np.stack([out[..., ::-1]]))[0]) for name, (_, out, _) in frames.items()}
+    score["raw"] = float(reader.smile(np.stack([image[..., ::-1]]))[0])
+    reader.close()
+    # the real photos' upper quartile is 0.73 (docs/eval/video/README.md); this face reads ≈ 0.0 and ≈ 0.6 at +2
+    assert score["raw"] < 0.2 and score["smile+2"] > score["raw"] + 0.4
+    corners = {}
+    for name, (_, out, _) in frames.items():
+        pts = mesh_points(out)
+        corners[name] = pts[[61, 291], 1].mean() - pts[[0, 17], 1].mean()  # corners' height against the lips' middle
+    raw_pts = mesh_points(image)
+    raw_corners = raw_pts[[61, 291], 1].mean() - raw_pts[[0, 17], 1].mean()
+    # the corners rise ≈ 7 px against the lips' middle at +2; at −2 they sink, which the mesh reads as ≈ 0.4 px
+    assert corners["smile+2"] < raw_corners - 4 and corners["smile-2"] > raw_corners + 0.2
+    assert score["smile-2"] <= score["raw"] + 0.01
+
+
 def test_nothing_past_the_turn_region_changes(turned):
     for frames in turned.values():
         raw, out, landmarks = frames[-1]
@@ -92,7 +119,7 @@ def test_nothing_past_the_turn_region_changes(turned):
         assert np.abs(out.astype(int) - raw)[~outside].max() > 40  # and the face does move
 
 
-def test_the_mapper_is_not_asked_to_turn(engines):
+def test_the_mapper_is_not_asked_for_what_the_warp_draws(engines):
     image = read_video(DATA / "steady_face.mp4")[0]
     tracker = FaceTracker(1)
     frame = Frame(0, image, 0.0, 0.0)
@@ -100,13 +127,14 @@ def test_the_mapper_is_not_asked_to_turn(engines):
         stage.process(frame)
     tracker.close()
     renders = []
-    for turn, yaw in ((HeadTurn.of(engines.attributes, 10.0, 25.0), 2.0), (None, 0.0)):
+    for drawn, yaw in ((GeometricEdit.of(engines.attributes, 10.0, 25.0, 0.05, 0.15), 2.0), (None, 0.0)):
         face = frame.faces[0]
         work = Frame(0, image, 0.0, 0.0, faces=[FaceWork(face.track, face.crop, face.frame_to_crop, face.latent)])
         work.delta = np.zeros(len(engines.attributes), np.float32)
         work.delta[engines.attributes.index("age")] = 1.0
         work.delta[engines.attributes.index("yaw")] = yaw
-        GenerateStage(engines.editor, turn).process(work)
+        work.delta[engines.attributes.index("smile")] = yaw
+        GenerateStage(engines.editor, drawn).process(work)
         renders.append(work.faces[0].edited)
     np.testing.assert_allclose(renders[0], renders[1], atol=1e-5)
 
@@ -125,7 +153,7 @@ def test_the_turn_flow_never_folds_and_is_still_at_its_ring():
     assert points is not None and points.shape == (468, 3)
     beyond = polygon_mask(ring(points[OVAL, :2] + turn_pad(crop.shape[0]), TURN_RING), flow_side(crop.shape[0])) == 0
     for yaw, pitch in ((25.0, 0.0), (-25.0, 0.0), (0.0, 25.0), (0.0, -25.0), (25.0, 25.0)):
-        flow = pose_flow(points, yaw, pitch, crop.shape[0])
+        flow = geometric_flow(points, Moves(yaw, pitch), crop.shape[0])
         along_x = np.diff(np.arange(flow.shape[1]) + flow[..., 0], axis=1)
         along_y = np.diff(np.arange(flow.shape[0])[:, None] + flow[..., 1], axis=0)
         # one output pixel shows `along` source pixels: never folded (< 0), stretched at most twice (0.5), and the

@@ -1,19 +1,23 @@
-"""Head turns drawn by the warp: yaw and pitch edits move the camera's own face as far as they ask.
+"""Edits drawn by the warp as geometry: yaw and pitch turn the camera's own face, smile lifts its mouth corners.
 
-A 64-px generator hardly turns a head (its renders turn ≈ 8° where 20° are asked, and the difference of two
-renders is a blurred second face), so in warp mode the mapper is not asked to turn (GenerateStage leaves yaw
-and pitch out of its Δ) and the turn is geometry. A head seen from the front turns like a drum under its
-outline: the outline stays where it is and the features slide across the face by how far they stand in front
-of it. The face mesh's landmarks on the render of the camera's face (crop space, with depth) slide so; a
-thin-plate spline through their moves inside the outline, and through the outline's own moves and a still ring
+A 64-px generator hardly turns a head or lifts a mouth corner (its renders turn ≈ 8° where 20° are asked, and
+the difference of two renders is a blurred second face or a pasted bar of teeth), so in warp mode the mapper is
+not asked for these (GenerateStage leaves them out of its Δ) and they are geometry, on the face mesh's landmarks
+of the render of the camera's face (crop space, with depth):
+- a head seen from the front turns like a drum under its outline: the outline stays where it is and the
+  features slide across the face by how far they stand in front of it;
+- a smile lifts the mouth corners and draws them out, the lips following by how far out along the mouth they
+  sit (the middle of the lips stays).
+A thin-plate spline through the moves inside the outline, and through the outline's own moves and a still ring
 around the head outside it, gives a flow on the crop padded all round (hair and ears stretch, nothing tears);
 what slides past the far side is squeezed against it rather than folded.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
+import mediapipe as mp
 import numpy as np
 
 from stream.landmark_flow import FLOW_POINTS, GRID, OVAL, polygon_mask, spline_on_grid
@@ -35,31 +39,48 @@ FEATHER = 0.02  # of the canvas side: how soft the outline's and the ring's edge
 
 
 @dataclass
-class HeadTurn:
-    """What the yaw and pitch strengths ask of the warp: step_deg degrees per strength 1, at most max_deg either
-    way (the slider's ends saturate); an attribute the mapper lacks (index None) asks nothing."""
+class Moves:
+    """What one Δ asks of the geometry: turn degrees (yaw + nose towards image right, pitch + nose up) and the
+    mouth corners' lift (a fraction of the mouth's width, − draws them down)."""
 
-    yaw: int | None = None
-    pitch: int | None = None
-    step_deg: float = 0.0
-    max_deg: float = 0.0
+    yaw: float = 0.0
+    pitch: float = 0.0
+    smile: float = 0.0
+
+    def any(self) -> bool:
+        return bool(self.yaw or self.pitch or self.smile)
+
+
+@dataclass
+class GeometricEdit:
+    """Which strengths the warp draws as geometry (attribute → its index in Δ) and what a strength of 1 asks:
+    turn_step_deg degrees of yaw or pitch (at most turn_max_deg either way), smile_step of the mouth's width
+    (at most smile_max); the slider's ends saturate."""
+
+    index: dict[str, int] = field(default_factory=dict)
+    turn_step_deg: float = 0.0
+    turn_max_deg: float = 0.0
+    smile_step: float = 0.0
+    smile_max: float = 0.0
 
     @classmethod
-    def of(cls, attributes: Sequence[str], step_deg: float, max_deg: float) -> "HeadTurn":
-        index = {a: i for i, a in enumerate(attributes)}
-        return cls(index.get("yaw"), index.get("pitch"), step_deg, max_deg)
+    def of(cls, attributes: Sequence[str], turn_step_deg: float, turn_max_deg: float, smile_step: float,
+           smile_max: float) -> "GeometricEdit":
+        drawn = {"yaw": turn_step_deg, "pitch": turn_step_deg, "smile": smile_step}
+        index = {a: i for i, a in enumerate(attributes) if drawn.get(a, 0.0) > 0}
+        return cls(index, turn_step_deg, turn_max_deg, smile_step, smile_max)
 
     def indices(self) -> list[int]:
-        """Where yaw and pitch sit in Δ."""
-        return [i for i in (self.yaw, self.pitch) if i is not None]
+        """Where the drawn attributes sit in Δ."""
+        return sorted(self.index.values())
 
-    def asked(self, delta: np.ndarray | None) -> tuple[float, float]:
-        """(yaw, pitch) degrees for a Δ."""
-        def degrees(i: int | None) -> float:
-            if i is None or delta is None:
-                return 0.0
-            return float(np.clip(delta[i] * self.step_deg, -self.max_deg, self.max_deg))
-        return degrees(self.yaw), degrees(self.pitch)
+    def asked(self, delta: np.ndarray | None) -> Moves:
+        def amount(attr: str, step: float, most: float) -> float:
+            i = self.index.get(attr)
+            return 0.0 if i is None or delta is None else float(np.clip(delta[i] * step, -most, most))
+        return Moves(amount("yaw", self.turn_step_deg, self.turn_max_deg),
+                     amount("pitch", self.turn_step_deg, self.turn_max_deg),
+                     amount("smile", self.smile_step, self.smile_max))
 
 
 def turn_points(points: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -116,9 +137,33 @@ def unfold(flow: np.ndarray, least: float = 0.5) -> np.ndarray:
     return out
 
 
-def pose_flow(edited_points: np.ndarray, yaw: float, pitch: float, size: int) -> np.ndarray:
-    """(C,C,2) on the canvas padded by turn_pad(size): the edited render's face turned by yaw and pitch degrees,
-    as a flow with turned(x) ≈ edited(x + flow(x)), fading to nothing at a ring around the head.
+MOUTH_CORNERS = (61, 291)
+LIPS = np.array(sorted({i for edge in mp.solutions.face_mesh.FACEMESH_LIPS for i in edge}))
+SMILE_SPREAD = 0.6  # the corners draw out by this much of their lift
+FROWN = 0.5  # a frown draws the corners down this much of what a smile of the same strength lifts them
+
+
+def smile_points(points: np.ndarray, lift: float) -> np.ndarray:
+    """(468+, 2+) landmarks with the mouth corners lifted by `lift` × the mouth's width (−: down, by FROWN of that) and
+    drawn out by SMILE_SPREAD of that, each lip point by the square of how far out along the mouth it sits, in
+    the mouth's own frame (a tilted face smiles along its tilt)."""
+    left, right = points[MOUTH_CORNERS[0], :2], points[MOUTH_CORNERS[1], :2]
+    centre, along = (left + right) / 2, right - left
+    width = float(np.linalg.norm(along))
+    if width < 1e-6:
+        return points.copy()
+    along /= width
+    up = np.array([along[1], -along[0]])  # the mouth's up: image up for an upright face
+    lift = lift if lift >= 0 else FROWN * lift
+    out = points.astype(np.float64).copy()
+    rel = (points[LIPS, :2] - centre) @ along / (width / 2)  # −1 at one corner, +1 at the other
+    out[LIPS, :2] += lift * width * (np.outer(rel ** 2, up) + SMILE_SPREAD * np.outer(rel * np.abs(rel), along))
+    return out
+
+
+def geometric_flow(edited_points: np.ndarray, moves: Moves, size: int) -> np.ndarray:
+    """(C,C,2) on the canvas padded by turn_pad(size): the edited render's face moved as `moves` asks, as a flow
+    with moved(x) ≈ edited(x + flow(x)), fading to nothing at a ring around the head.
 
     Inside the face's outline the spline runs through the features' moves; outside it, through the outline's
     own (small) moves and the ring: one spline through both would carry the features' slide out past the
@@ -127,7 +172,7 @@ def pose_flow(edited_points: np.ndarray, yaw: float, pitch: float, size: int) ->
     side = size + 2 * pad
     cells = GRID * side // size
     src = edited_points[:, :2] + pad
-    dst = turn_points(edited_points, yaw, pitch)[:, :2] + pad
+    dst = smile_points(turn_points(edited_points, moves.yaw, moves.pitch), moves.smile)[:, :2] + pad
     anchors = ring(src[OVAL])
     inner = spline_on_grid(dst[FLOW_POINTS], src[FLOW_POINTS], side, cells)
     outer = spline_on_grid(np.vstack([dst[OVAL], anchors]), np.vstack([src[OVAL], anchors]), side, cells)
