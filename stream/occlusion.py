@@ -1,14 +1,33 @@
-"""Where something covers the face: the camera crop disagrees with the re-rendered face G(w) far more than
-the inversion's usual error. The edit is faded there, so nothing is painted on a hand or a cup."""
+"""Where something covers the face, so the edit is faded there and nothing is painted on a hand or a cup.
+
+Two cues, in the face-aligned crop (the same crop pixel is the same point of the face in every frame):
+
+- departure from the face's own look: a per-face memory of each crop pixel's colour and of how much it
+  usually changes (talking, blinking, small turns), updated only where the face is not judged covered. A pixel
+  far further from its memory than it usually moves is covered. It needs WARM_FRAMES of the face first.
+- disagreement with the re-rendered face G(w), far more than the inversion's usual error there. It works from
+  a face's first frame, but only on what the encoder cannot draw: a real-face encoder reconstructs a cup too.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from stream.blending import match_colours
 
-# Disagreement in multiples of the face's median disagreement: below LOW the edit stays, above HIGH it is gone.
+# Disagreement with G(w) in multiples of the face's usual disagreement: below LOW nothing is covered, above HIGH all.
 LOW, HIGH = 1.5, 2.3
+# Departure from the memory in multiples of the pixel's usual change plus FLOOR (Lab units, camera noise and
+# compression): below DEPART_LOW nothing is covered, above DEPART_HIGH all. Expressions stay under 2 on real clips.
+DEPART_LOW, DEPART_HIGH = 2.5, 4.0
+FLOOR = 4.0
+WARM_FRAMES = 5  # frames of a face before its memory is trusted; until then only G(w) judges
+RATE = 0.08  # memory update per frame where the face is seen (a time constant of about 12 frames)
+# … and where it is judged covered: an occluder held still for a few seconds becomes part of the face, so a face
+# change the memory mistook for one (a mouth opened and kept open) gets its edit back.
+COVERED_RATE = 0.02
 
 
 def disagreement(camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -22,23 +41,39 @@ def disagreement(camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np
     return np.sqrt(((cam - ren) ** 2).sum(-1))
 
 
-def occlusion_keep(camera: np.ndarray, render: np.ndarray, mask: np.ndarray,
-                   usual: np.ndarray | None = None) -> np.ndarray:
-    """(S,S) in [0, 1]: 1 where the edit may show, 0 where the face is covered. `render` is G(w) in [-1, 1];
-    `usual` is the face's usual disagreement per pixel (see OcclusionTracker), else only the median is used."""
-    return keep_from(disagreement(camera, (render + 1.0) * 127.5, mask), mask, usual)
-
-
-def keep_from(dist: np.ndarray, mask: np.ndarray, usual: np.ndarray | None) -> np.ndarray:
-    inside = mask > 0.5
-    if inside.sum() < 16:
-        return np.ones(mask.shape, np.float32)
-    typical = float(np.median(dist[inside]))
+def covered_by_disagreement(dist: np.ndarray, mask: np.ndarray, usual: np.ndarray | None) -> np.ndarray:
+    """(S,S) in [0, 1], how covered each pixel is by G(w)'s disagreement `dist`, against the face's median
+    disagreement and its usual one per pixel (None: the median only)."""
+    typical = float(np.median(dist[mask > 0.5]))
     typical = np.maximum(usual, typical) if usual is not None else typical
     ratio = dist / (typical + 4.0)  # +4: a perfect inversion must not make noise an occluder
-    covered = np.clip((ratio - LOW) / (HIGH - LOW), 0.0, 1.0)
-    # An occluder is a blob, not a speckle: open away isolated pixels, then grow and soften its edge.
-    size = mask.shape[0]
+    return np.clip((ratio - LOW) / (HIGH - LOW), 0.0, 1.0)
+
+
+def face_colours(camera: np.ndarray) -> np.ndarray:
+    """(S,S,3) float32 Lab of the camera crop (BGR uint8), blurred by a pixel at 64 px so that a sub-pixel
+    wobble of the alignment is not a change."""
+    sigma = max(1.0, camera.shape[0] / 64)
+    return cv2.cvtColor(cv2.GaussianBlur(camera.astype(np.float32) * (1 / 255), (0, 0), sigma), cv2.COLOR_BGR2Lab)
+
+
+def departure(colours: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(S,S) Lab distance of each pixel from its remembered colour, less the face-wide median change (a
+    lighting or exposure change moves the whole face; an occluder moves a part)."""
+    diff = colours - reference
+    diff -= np.median(diff[mask > 0.5], axis=0)
+    return np.sqrt((diff * diff).sum(-1))
+
+
+def covered_by_departure(depart: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """(S,S) in [0, 1], how covered each pixel is by its departure, against its usual change `spread`."""
+    return np.clip((depart / (spread + FLOOR) - DEPART_LOW) / (DEPART_HIGH - DEPART_LOW), 0.0, 1.0)
+
+
+def keep_from(covered: np.ndarray) -> np.ndarray:
+    """(S,S) in [0, 1]: 1 where the edit may show. An occluder is a blob, not a speckle: isolated pixels are
+    opened away, then the blobs grow and their edge softens."""
+    size = covered.shape[0]
     k = max(3, (size // 16) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     covered = cv2.morphologyEx(covered, cv2.MORPH_OPEN, kernel)
@@ -47,26 +82,47 @@ def keep_from(dist: np.ndarray, mask: np.ndarray, usual: np.ndarray | None) -> n
     return np.clip(1.0 - 2.5 * covered, 0.0, 1.0).astype(np.float32)
 
 
-class OcclusionTracker:
-    """Per face id, the face's usual disagreement with G(w) at each crop pixel (a slow running mean over
-    the frames where it was not covered). A weak generator disagrees with the eyes, brows and hairline of
-    every frame; an occluder is what disagrees far more than usual."""
+@dataclass
+class FaceMemory:
+    """One face's running references in crop space: G(w)'s usual disagreement (S,S), the remembered Lab
+    colour (S,S,3) and usual change (S,S) of each pixel, and how many frames built them."""
 
-    def __init__(self, rate: float = 0.08):
-        self.rate = rate
-        self._usual: dict[int, np.ndarray] = {}
+    usual: np.ndarray
+    colours: np.ndarray
+    spread: np.ndarray
+    frames: int = 1
+
+
+class OcclusionTracker:
+    """Per face id, a FaceMemory; `keep` judges one frame of the face and updates its memory where the face
+    was seen (fast) or covered (slowly)."""
+
+    def __init__(self):
+        self._memory: dict[int, FaceMemory] = {}
 
     def keep(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(S,S) in [0, 1]: 1 where the edit may show, 0 where the face is covered. `camera` is the aligned
+        BGR uint8 crop, `render` G(w) in [-1, 1], `mask` the face's hull in the crop."""
+        if np.count_nonzero(mask > 0.5) < 16:
+            return np.ones(mask.shape, np.float32)
         dist = disagreement(camera, (render + 1.0) * 127.5, mask)
-        usual = self._usual.get(face_id)
-        keep = keep_from(dist, mask, usual)
-        if usual is None:
-            usual = dist
-        else:
-            update = self.rate * (keep > 0.9)
-            usual = usual + update * (dist - usual)
-        self._usual[face_id] = usual
+        colours = face_colours(camera)
+        memory = self._memory.get(face_id)
+        if memory is None:
+            self._memory[face_id] = FaceMemory(dist, colours, np.zeros(mask.shape, np.float32))
+            return keep_from(covered_by_disagreement(dist, mask, None))
+        covered = covered_by_disagreement(dist, mask, memory.usual)
+        depart = departure(colours, memory.colours, mask)
+        if memory.frames >= WARM_FRAMES:
+            covered = np.maximum(covered, covered_by_departure(depart, memory.spread))
+        keep = keep_from(covered)
+        seen = keep > 0.9
+        memory.usual += RATE * seen * (dist - memory.usual)
+        rate = np.where(seen, RATE, COVERED_RATE).astype(np.float32)
+        memory.colours += rate[..., None] * (colours - memory.colours)
+        memory.spread += rate * (depart - memory.spread)
+        memory.frames += 1
         return keep
 
     def forget_except(self, ids: set[int]) -> None:
-        self._usual = {k: v for k, v in self._usual.items() if k in ids}
+        self._memory = {k: v for k, v in self._memory.items() if k in ids}
