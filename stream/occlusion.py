@@ -132,8 +132,8 @@ class OcclusionTracker:
             covered = np.maximum(covered, covered_by_departure(depart, memory.spread))
         keep = keep_from(covered)
         seen = keep > 0.9
-        memory.usual += RATE * seen * (dist - memory.usual)
         rate = np.where(seen, RATE, COVERED_RATE).astype(np.float32)
+        memory.usual += rate * (dist - memory.usual)
         memory.colours += rate[..., None] * (colours - memory.colours)
         memory.spread += rate * (depart - memory.spread)
         memory.frames += 1
