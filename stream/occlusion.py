@@ -25,9 +25,9 @@ DEPART_LOW, DEPART_HIGH = 2.5, 4.0
 FLOOR = 4.0
 WARM_FRAMES = 5  # frames of a face before its memory is trusted; until then only G(w) judges
 RATE = 0.08  # memory update per frame where the face is seen (a time constant of about 12 frames)
-# … and where it is judged covered: an occluder held still for a few seconds becomes part of the face, so a face
-# change the memory mistook for one (a mouth opened and kept open) gets its edit back.
-COVERED_RATE = 0.02
+# Where it is judged covered the memory stays as it was, for HOLD_FRAMES; then it learns again: what stays that
+# long (a face change mistaken for an occluder, a lamp lit on one side, or a hand held still) becomes the face.
+HOLD_FRAMES = 60
 WORK_SIDE = 64  # larger crops are judged shrunk to this: an occluder is a blob, and the cost stays a crop's at 64 px
 
 
@@ -92,17 +92,19 @@ def keep_from(covered: np.ndarray) -> np.ndarray:
 @dataclass
 class FaceMemory:
     """One face's running references in crop space: G(w)'s usual disagreement (S,S), the remembered Lab
-    colour (S,S,3) and usual change (S,S) of each pixel, and how many frames built them."""
+    colour (S,S,3) and usual change (S,S) of each pixel, for how many frames each pixel has been covered,
+    and how many frames built them."""
 
     usual: np.ndarray
     colours: np.ndarray
     spread: np.ndarray
+    covered_for: np.ndarray
     frames: int = 1
 
 
 class OcclusionTracker:
     """Per face id, a FaceMemory; `keep` judges one frame of the face and updates its memory where the face
-    was seen (fast) or covered (slowly)."""
+    was seen, or covered for longer than HOLD_FRAMES."""
 
     def __init__(self):
         self._memory: dict[int, FaceMemory] = {}
@@ -124,7 +126,8 @@ class OcclusionTracker:
         colours = face_colours(camera)
         memory = self._memory.get(face_id)
         if memory is None:
-            self._memory[face_id] = FaceMemory(dist, colours, np.zeros(mask.shape, np.float32))
+            self._memory[face_id] = FaceMemory(dist, colours, np.zeros(mask.shape, np.float32),
+                                               np.zeros(mask.shape, np.int32))
             return keep_from(covered_by_disagreement(dist, mask, None))
         covered = covered_by_disagreement(dist, mask, memory.usual)
         depart = departure(colours, memory.colours, mask)
@@ -132,7 +135,8 @@ class OcclusionTracker:
             covered = np.maximum(covered, covered_by_departure(depart, memory.spread))
         keep = keep_from(covered)
         seen = keep > 0.9
-        rate = np.where(seen, RATE, COVERED_RATE).astype(np.float32)
+        memory.covered_for = np.where(seen, 0, memory.covered_for + 1)
+        rate = RATE * (seen | (memory.covered_for > HOLD_FRAMES)).astype(np.float32)
         memory.usual += rate * (dist - memory.usual)
         memory.colours += rate[..., None] * (colours - memory.colours)
         memory.spread += rate * (depart - memory.spread)
