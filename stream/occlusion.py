@@ -20,7 +20,8 @@ from stream.blending import match_colours
 # Disagreement with G(w) in multiples of the face's usual disagreement: below LOW nothing is covered, above HIGH all.
 LOW, HIGH = 1.5, 2.3
 # Departure from the memory in multiples of the pixel's usual change plus FLOOR (Lab units, camera noise and
-# compression): below DEPART_LOW nothing is covered, above DEPART_HIGH all. Expressions stay under 2 on real clips.
+# compression): below DEPART_LOW nothing is covered, above DEPART_HIGH all. On real talking and smiling clips 99 %
+# of the face stays under 2.8 (a cup: 8–11); what goes past is thin (teeth), and keep_from opens that away.
 DEPART_LOW, DEPART_HIGH = 2.5, 4.0
 FLOOR = 4.0
 WARM_FRAMES = 5  # frames of a face before its memory is trusted; until then only G(w) judges
