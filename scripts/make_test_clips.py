@@ -5,6 +5,8 @@
 - occluded_face.mp4: single_face.mp4 with a real object — the coffee cup of scikit-image's data
   (`skimage.data.coffee()`, Rachel Michetti, CC0) cut out as a disc — moved across the face, left to right
   over the mouth; the disc's position per frame is saved beside it (occluder.npz) so a test knows where it is;
+- smiling_face.mp4: frames 24–71 of single_face.mp4, the face breaking into a wide smile (teeth showing)
+  with nothing over it, for the occlusion fade's false alarms;
 - big clips for timing (--big): single_face.mp4 resized to 1920×1080 and 3840×2160 (out/, not committed).
 """
 from __future__ import annotations
@@ -86,14 +88,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("tests/data"))
     parser.add_argument("--big", type=Path, help="also write 1080p and 4K versions of single_face.mp4 here")
     args = parser.parse_args()
-    face = read_frames(args.clips / "single_face.mp4", 60)
+    face = read_frames(args.clips / "single_face.mp4", 72)
     room = read_frames(args.clips / "no_face.mp4", 60)
     args.out.mkdir(parents=True, exist_ok=True)
     # single_face's face is ≈ 160 px wide at 640×360: 0.23 makes it ≈ 35 px, placed left of centre
-    write_mp4(args.out / "small_face.mp4", small_face_clip(face, room, 0.23, (200, 170)), 30.0)
-    frames, centres = occluded_clip(face, centre=(300.0, 238.0), diameter=90, travel=300.0)
+    write_mp4(args.out / "small_face.mp4", small_face_clip(face[:60], room, 0.23, (200, 170)), 30.0)
+    frames, centres = occluded_clip(face[:60], centre=(300.0, 238.0), diameter=90, travel=300.0)
     write_mp4(args.out / "occluded_face.mp4", frames, 30.0)
     np.savez(args.out / "occluder.npz", centres=centres, diameter=90)
+    write_mp4(args.out / "smiling_face.mp4", face[24:72], 30.0)
     if args.big:
         args.big.mkdir(parents=True, exist_ok=True)
         for name, size in (("single_face_1080p.mp4", (1920, 1080)), ("single_face_4k.mp4", (3840, 2160))):
