@@ -17,7 +17,8 @@ FLOAT_RANGES = {  # name: (low, high, low end open)
     "landmark_min_cutoff": (0.0, 100.0, True), "landmark_beta": (0.0, 100.0, False),
     "latent_smoothing": (0.0, 0.99, False), "strength_step": (0.0, 3.0, True), "feather": (0.0, 0.99, True),
     "reconnect_max_s": (0.0, 600.0, True), "turn_step_deg": (0.0, 30.0, False), "turn_max_deg": (0.0, 45.0, False),
-    "smile_step": (0.0, 0.3, False), "smile_max": (0.0, 0.6, False)}
+    "smile_step": (0.0, 0.3, False), "smile_max": (0.0, 0.6, False),
+    "hairline_step": (0.0, 0.2, False), "hairline_max": (0.0, 0.4, False)}
 
 
 @dataclass
@@ -42,11 +43,14 @@ class StreamConfig:
     # With the mesh flow the warp draws head turns and smiles as geometry (stream/geometric_edit.py): a yaw or pitch
     # strength of 1 turns the head turn_step_deg degrees (about the spread of real faces: yaw 9.6°, pitch 9.9° std
     # over the UTKFace photos), at most turn_max_deg; a smile strength of 1 lifts the mouth corners smile_step of
-    # the mouth's width, at most smile_max. A step of 0 leaves that edit to the mapper's renders.
+    # the mouth's width, at most smile_max; a bald strength of 1 raises the hairline hairline_step of the face's
+    # height, at most hairline_max (the mapper still paints the skin). A step of 0 leaves that edit to the mapper.
     turn_step_deg: float = 10.0
     turn_max_deg: float = 25.0
     smile_step: float = 0.2
     smile_max: float = 0.45
+    hairline_step: float = 0.05
+    hairline_max: float = 0.15
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
     virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one
@@ -85,6 +89,8 @@ class StreamConfig:
             drawn.update(yaw=(self.turn_step_deg, "degrees"), pitch=(self.turn_step_deg, "degrees"))
         if self.smile_step > 0:
             drawn.update(smile=(100 * self.smile_step, "% of the mouth's width, corner lift"))
+        if self.hairline_step > 0:
+            drawn.update(bald=(100 * self.hairline_step, "% of the face's height, hairline rise"))
         return drawn
 
     def uses_mesh_flow(self) -> bool:

@@ -25,7 +25,7 @@ from stream.landmark_flow import FLOW_POINTS, GRID, OVAL, polygon_mask, spline_o
 # A head turn moves the hair and the head's outline too, past the render's crop (the face fills it): its flow
 # lives on a canvas of the crop padded by TURN_PAD of its side each way, and fades to nothing at a ring
 # TURN_RING times the face's size about its centre (hair and ears stretch a little, nothing tears).
-TURN_PAD = 0.25
+TURN_PAD = 0.35
 # How far the features slide for a turn, against the plain drum model: the face mesh reads a flat warp of a
 # photo as about 0.75 of its yaw (the mesh's depth is shallow, and a real turn also foreshortens), so yaw slides
 # 1.15 × as far (the mesh then reads 17–21° at 20° asked on the repository's clips; more swells the near cheek).
@@ -33,7 +33,7 @@ TURN_PAD = 0.25
 # identity (dlib distance past 0.6 on cap13_edit2 at 1.2).
 YAW_GAIN = 1.15
 PITCH_GAIN = 1.0
-TURN_RING = 1.45
+TURN_RING = 1.6
 RING_POINTS = 24
 FEATHER = 0.02  # of the canvas side: how soft the outline's and the ring's edges are
 
@@ -46,33 +46,41 @@ class Moves:
     yaw: float = 0.0
     pitch: float = 0.0
     smile: float = 0.0
+    bald: float = 0.0  # the hairline's rise, a fraction of the face's height (− lowers it)
 
     def any(self) -> bool:
-        return bool(self.yaw or self.pitch or self.smile)
+        return bool(self.yaw or self.pitch or self.smile or self.bald)
+
+
+# Edits the warp draws on top of the mapper's: the mapper still paints what geometry cannot (a bald head's skin)
+ALONGSIDE = ("bald",)
 
 
 @dataclass
 class GeometricEdit:
     """Which strengths the warp draws as geometry (attribute → its index in Δ) and what a strength of 1 asks:
     turn_step_deg degrees of yaw or pitch (at most turn_max_deg either way), smile_step of the mouth's width
-    (at most smile_max); the slider's ends saturate."""
+    (at most smile_max), hairline_step of the face's height for bald (at most hairline_max); the slider's ends
+    saturate."""
 
     index: dict[str, int] = field(default_factory=dict)
     turn_step_deg: float = 0.0
     turn_max_deg: float = 0.0
     smile_step: float = 0.0
     smile_max: float = 0.0
+    hairline_step: float = 0.0
+    hairline_max: float = 0.0
 
     @classmethod
     def of(cls, attributes: Sequence[str], turn_step_deg: float, turn_max_deg: float, smile_step: float,
-           smile_max: float) -> "GeometricEdit":
-        drawn = {"yaw": turn_step_deg, "pitch": turn_step_deg, "smile": smile_step}
+           smile_max: float, hairline_step: float = 0.0, hairline_max: float = 0.0) -> "GeometricEdit":
+        drawn = {"yaw": turn_step_deg, "pitch": turn_step_deg, "smile": smile_step, "bald": hairline_step}
         index = {a: i for i, a in enumerate(attributes) if drawn.get(a, 0.0) > 0}
-        return cls(index, turn_step_deg, turn_max_deg, smile_step, smile_max)
+        return cls(index, turn_step_deg, turn_max_deg, smile_step, smile_max, hairline_step, hairline_max)
 
     def indices(self) -> list[int]:
-        """Where the drawn attributes sit in Δ."""
-        return sorted(self.index.values())
+        """Where the edits the warp draws instead of the mapper sit in Δ."""
+        return sorted(i for a, i in self.index.items() if a not in ALONGSIDE)
 
     def asked(self, delta: np.ndarray | None) -> Moves:
         def amount(attr: str, step: float, most: float) -> float:
@@ -80,7 +88,8 @@ class GeometricEdit:
             return 0.0 if i is None or delta is None else float(np.clip(delta[i] * step, -most, most))
         return Moves(amount("yaw", self.turn_step_deg, self.turn_max_deg),
                      amount("pitch", self.turn_step_deg, self.turn_max_deg),
-                     amount("smile", self.smile_step, self.smile_max))
+                     amount("smile", self.smile_step, self.smile_max),
+                     amount("bald", self.hairline_step, self.hairline_max))
 
 
 def turn_points(points: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -161,6 +170,31 @@ def smile_points(points: np.ndarray, lift: float) -> np.ndarray:
     return out
 
 
+BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # the upper edge of both brows
+
+
+HAIR_ABOVE = 0.1  # the hairline sits about this much of the face's height above the outline's top
+
+
+def hairline_points(points: np.ndarray, rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(landmarks, hair before, hair after): the landmarks with the top of the face's outline (above the brows)
+    raised by `rise` × the face's height (−: lowered), each outline point by how far up the forehead it sits,
+    and the points HAIR_ABOVE over those (the hairline, which the mesh does not mark) before and after the
+    same rise, so the skin up to the hair moves as one and the hair above it is pressed up."""
+    oval = points[OVAL]
+    top, brow = oval[:, 1].min(), points[list(BROWS), 1].mean()
+    height = float(np.ptp(oval[:, 1]))
+    up = np.clip((brow - oval[:, 1]) / max(brow - top, 1e-6), 0.0, 1.0) ** 2  # 0 at the brows' height, 1 at the top
+    forehead = up > 0.25
+    out = points.astype(np.float64).copy()
+    out[OVAL, 1] -= rise * height * up
+    centre = oval[:, :2].mean(0)
+    hair = oval[forehead, :2] + (oval[forehead, :2] - centre) * HAIR_ABOVE * height / np.linalg.norm(
+        oval[forehead, :2] - centre, axis=1, keepdims=True)
+    moved = hair - np.outer(rise * height * up[forehead], [0.0, 1.0])
+    return out, hair, moved
+
+
 def geometric_flow(edited_points: np.ndarray, moves: Moves, size: int) -> np.ndarray:
     """(C,C,2) on the canvas padded by turn_pad(size): the edited render's face moved as `moves` asks, as a flow
     with moved(x) ≈ edited(x + flow(x)), fading to nothing at a ring around the head.
@@ -172,10 +206,17 @@ def geometric_flow(edited_points: np.ndarray, moves: Moves, size: int) -> np.nda
     side = size + 2 * pad
     cells = GRID * side // size
     src = edited_points[:, :2] + pad
-    dst = smile_points(turn_points(edited_points, moves.yaw, moves.pitch), moves.smile)[:, :2] + pad
+    turned = smile_points(turn_points(edited_points, moves.yaw, moves.pitch), moves.smile)
+    moved, hair, hair_moved = hairline_points(turned, moves.bald)
+    dst = moved[:, :2] + pad
     anchors = ring(src[OVAL])
     inner = spline_on_grid(dst[FLOW_POINTS], src[FLOW_POINTS], side, cells)
-    outer = spline_on_grid(np.vstack([dst[OVAL], anchors]), np.vstack([src[OVAL], anchors]), side, cells)
+    # outside the outline: its points, the hairline above it when it moves, and the still ring
+    out_src, out_dst = [src[OVAL], anchors], [dst[OVAL], anchors]
+    if moves.bald:
+        out_src.append(hair + pad)
+        out_dst.append(hair_moved + pad)
+    outer = spline_on_grid(np.vstack(out_dst), np.vstack(out_src), side, cells)
     inside = polygon_mask(dst[OVAL], side, feather=FEATHER * side)[..., None]
     # the spline is still at the ring's points, not between or past them: it fades out inside the ring
     still = polygon_mask(ring(src[OVAL], TURN_RING - 0.2), side, feather=FEATHER * side)[..., None]

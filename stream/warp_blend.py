@@ -35,7 +35,7 @@ DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in u
 MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
 OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
 OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
-TURN_MARGIN = 0.3  # a head turn reaches (TURN_RING − 1) / 2 of the face past its landmarks' box
+TURN_MARGIN = 0.4  # a head turn reaches (TURN_RING − 1) / 2 of the face past its landmarks' box
 
 
 @dataclass
