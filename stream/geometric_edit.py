@@ -1,4 +1,5 @@
-"""Edits drawn by the warp as geometry: yaw and pitch turn the camera's own face, smile lifts its mouth corners.
+"""Edits drawn by the warp as geometry: yaw and pitch turn the camera's own face, smile lifts its mouth corners,
+bald raises its hairline.
 
 A 64-px generator hardly turns a head or lifts a mouth corner (its renders turn ≈ 8° where 20° are asked, and
 the difference of two renders is a blurred second face or a pasted bar of teeth), so in warp mode the mapper is
@@ -7,7 +8,9 @@ of the render of the camera's face (crop space, with depth):
 - a head seen from the front turns like a drum under its outline: the outline stays where it is and the
   features slide across the face by how far they stand in front of it;
 - a smile lifts the mouth corners and draws them out, the lips following by how far out along the mouth they
-  sit (the middle of the lips stays).
+  sit (the middle of the lips stays);
+- bald raises the top of the outline and the hairline above it (the mapper still paints the skin: this one is
+  drawn alongside its edit, not instead).
 A thin-plate spline through the moves inside the outline, and through the outline's own moves and a still ring
 around the head outside it, gives a flow on the crop padded all round (hair and ears stretch, nothing tears);
 what slides past the far side is squeezed against it rather than folded.
@@ -26,6 +29,7 @@ from stream.landmark_flow import FLOW_POINTS, GRID, OVAL, polygon_mask, spline_o
 # lives on a canvas of the crop padded by TURN_PAD of its side each way, and fades to nothing at a ring
 # TURN_RING times the face's size about its centre (hair and ears stretch a little, nothing tears).
 TURN_PAD = 0.35
+TURN_RING = 1.6
 # How far the features slide for a turn, against the plain drum model: the face mesh reads a flat warp of a
 # photo as about 0.75 of its yaw (the mesh's depth is shallow, and a real turn also foreshortens), so yaw slides
 # 1.15 × as far (the mesh then reads 17–21° at 20° asked on the repository's clips; more swells the near cheek).
@@ -33,7 +37,6 @@ TURN_PAD = 0.35
 # identity (dlib distance past 0.6 on cap13_edit2 at 1.2).
 YAW_GAIN = 1.15
 PITCH_GAIN = 1.0
-TURN_RING = 1.6
 RING_POINTS = 24
 FEATHER = 0.02  # of the canvas side: how soft the outline's and the ring's edges are
 
