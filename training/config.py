@@ -78,6 +78,7 @@ class MapperConfig:
     on_face_weight: float = 2.0  # age, gender, beard, bald read by the real recognisers on real faces with the edit blended in
     on_face_cast_weight: float = 0.5  # against moving the readings by re-lighting the whole face
     on_face_gender_weight: float = 0.3  # gender's share of it: more makes the render-level gender edit re-light
+    on_face_age_weight: float = 1.0  # age's share of it
     on_face_batch: int = 16  # real faces per step for that term (0 turns it off); needs train.data
     on_face_photos: int = 3000  # training photos of train.data aligned and encoded for it (cached)
     checkpoint_every: int = 500

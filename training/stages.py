@@ -137,5 +137,6 @@ def load_on_face(cfg: TrainConfig, regressor_stats: dict):
         save_real_faces(path, faces, source)
     std = regressor_stats["label_std"]
     units = torch.tensor([float(std[ATTRIBUTES.index(a)]) for a in READINGS])
-    weights = torch.tensor([cfg.mapper.on_face_gender_weight if a == "gender" else 1.0 for a in READINGS])
+    share = {"gender": cfg.mapper.on_face_gender_weight, "age": cfg.mapper.on_face_age_weight}
+    weights = torch.tensor([share.get(a, 1.0) for a in READINGS])
     return OnFace(faces, FaceReadings(), units, weights)
