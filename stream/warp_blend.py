@@ -33,7 +33,7 @@ DEAD_FLOW = 0.1  # render pixels of flow below which nothing moves (ramping in u
 MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a fifth of a pixel is invisible
 OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
 OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
-BAND_ROWS = 48  # full-resolution work is cut into bands of this many rows, each as wide as its own moving cells
+BAND_ROWS = 48  # full-resolution work goes in bands of this many rows, each as wide as its changing cells reach
 
 
 @dataclass
@@ -197,7 +197,11 @@ def active_bands(cells: np.ndarray, full: tuple[int, int], rows: int,
     y0 = starts + top
     y1 = np.minimum(y0 + rows, bottom)
     bands = [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(x0[hit], y0[hit], x1[hit], y1[hit])]
-    return bands, [np.subtract(*columns(grid))[hit] <= 0 for grid in also]
+    reached = []
+    for grid in also:
+        first, last = columns(grid)
+        reached.append((last >= first)[hit])
+    return bands, reached
 
 
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
