@@ -65,7 +65,7 @@ def whole_frame_reference(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.n
     return np.clip(np.round(moved + residual), 0, 255).astype(np.uint8)
 
 
-def test_the_face_box_blend_equals_the_whole_frame_reference(face):
+def test_the_banded_blend_equals_the_whole_frame_reference_and_the_one_box_rule_within_a_level(face):
     frame, landmarks, crop, m = face
     original, edited = a_real_edit(crop)
     edit = warp_edit(make_flow_estimator(), crop, original, edited, apply_affine(m, landmarks), 0.12)
