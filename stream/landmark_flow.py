@@ -21,6 +21,8 @@ import mediapipe as mp
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from stream.landmark_wire import landmark_xyz
+
 fm = mp.solutions.face_mesh
 # the face's outline, eyes, brows, lips and nose: what moves when the head turns or the mouth moves
 FLOW_POINTS = np.array(sorted({i for edge in fm.FACEMESH_CONTOURS | fm.FACEMESH_NOSE for i in edge}))
@@ -59,8 +61,7 @@ class RenderMesher:
         result = self._mesh.process(cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
         if not result.multi_face_landmarks:
             return None
-        pts = np.array([(q.x, q.y, q.z) for q in result.multi_face_landmarks[0].landmark], np.float64)
-        return pts * (size + 2 * p) - np.array([p, p, 0])
+        return landmark_xyz(result.multi_face_landmarks[0]) * (size + 2 * p) - np.array([p, p, 0])
 
     def pair(self, original: np.ndarray, edited: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks of G(w) and G(w′) read on the same region, or None when the mesh misses either: G(w)

@@ -36,6 +36,7 @@ MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a 
 OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
 OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
 TURN_MARGIN = 0.4  # a head turn reaches (TURN_RING − 1) / 2 of the face past its landmarks' box
+BAND_ROWS = 48  # full-resolution work goes in bands of this many rows, each as wide as its changing cells reach
 
 
 @dataclass
@@ -158,83 +159,132 @@ def crop_to_work(frame_to_crop: np.ndarray, region: tuple[int, int, int, int], s
     return frame_to_crop.astype(np.float64) @ work_to_frame
 
 
-def active_box(layer: np.ndarray, least: float, size: tuple[int, int],
-               full: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """x0, y0, x1, y1 in region pixels of where a work-grid layer reaches `least` in any channel, grown by
-    what bilinear upsampling spreads a cell over (a work pixel and one region pixel), or None when nowhere:
-    outside it the upsampled layer is exactly its zero."""
-    # rows and columns hit, each reduced along a contiguous axis (a max over the channels alone is 20× slower)
-    hit = (np.abs(layer) >= least).reshape(layer.shape[0], -1)
-    ys = np.flatnonzero(hit.any(1))
-    if not len(ys):
-        return None
-    xs = np.flatnonzero(hit.any(0).reshape(-1, layer.shape[2]).any(1))
-    sx, sy = full[0] / size[0], full[1] / size[1]
-    return (max(0, int((xs[0] - 0.5) * sx)), max(0, int((ys[0] - 0.5) * sy)),
-            min(full[0], int(np.ceil((xs[-1] + 1.5) * sx)) + 1), min(full[1], int(np.ceil((ys[-1] + 1.5) * sy)) + 1))
-
-
-def sample_points(move: np.ndarray, region: tuple[int, int, int, int], size: tuple[int, int],
+def sample_points(dx: np.ndarray, dy: np.ndarray, region: tuple[int, int, int, int],
                   box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """x and y (h, w) float32 frame coordinates that each pixel of `box` (region pixels) samples: itself plus
-    the work-grid displacement upsampled. The work cells' own frame positions ride along in the resize: a
-    linear ramp upsamples to exactly the pixels' positions wherever the resize need not clamp at the grid's
-    outer half-cell, which a box of moving cells keeps clear of; a box that reaches it adds them apart.
+    the work-grid displacement (dx, dy) upsampled. The work cells' own frame positions ride along in the
+    resize: a linear ramp upsamples to exactly the pixels' positions wherever the resize need not clamp at the
+    grid's outer half-cell, which a box of moving cells keeps clear of; a box that reaches it adds them apart.
     (Two planes, not one two-channel map: cv2.remap reads those faster.)"""
     x0, y0, x1, y1 = region
     full = (x1 - x0, y1 - y0)
+    size = dx.shape[1], dx.shape[0]
     bx0, by0, bx1, by1 = box
     sx, sy = full[0] / size[0], full[1] / size[1]
     if (bx0 + 0.5) / sx >= 0.5 and (by0 + 0.5) / sy >= 0.5 and (bx1 - 0.5) / sx <= size[0] - 0.5 \
             and (by1 - 0.5) / sy <= size[1] - 0.5:
         cx = x0 + (np.arange(size[0], dtype=np.float32) + 0.5) * sx - 0.5  # frame position of each cell's centre
         cy = y0 + (np.arange(size[1], dtype=np.float32) + 0.5) * sy - 0.5
-        return (cv2.resize(move[..., 0] + cx, full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1],
-                cv2.resize(move[..., 1] + cy[:, None], full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1])
-    mx = cv2.resize(np.ascontiguousarray(move[..., 0]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
-    my = cv2.resize(np.ascontiguousarray(move[..., 1]), full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+        return (cv2.resize(dx + cx, full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1],
+                cv2.resize(dy + cy[:, None], full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1])
+    mx = cv2.resize(dx, full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
+    my = cv2.resize(dy, full, interpolation=cv2.INTER_LINEAR)[by0:by1, bx0:bx1]
     mx += np.arange(x0 + bx0, x0 + bx1, dtype=np.float32)
     my += np.arange(y0 + by0, y0 + by1, dtype=np.float32)[:, None]
     return mx, my
 
 
+def reaching(planes: list[np.ndarray], least: float) -> np.ndarray:
+    """(h, w) bool: the work-grid cells where any of the planes reaches `least` in magnitude."""
+    cells = np.abs(planes[0]) >= least
+    for plane in planes[1:]:
+        cells |= np.abs(plane) >= least
+    return cells
+
+
+def active_bands(cells: np.ndarray, full: tuple[int, int], rows: int,
+                 *also: np.ndarray) -> tuple[list[tuple[int, int, int, int]], list[np.ndarray]]:
+    """Boxes x0, y0, x1, y1 in region pixels, one per band of `rows` region rows (top to bottom, without
+    overlap), that hold every pixel the work-grid `cells` reach under bilinear upsampling to `full` (grown by a
+    work pixel and one region pixel), each band only as wide as its own cells reach: outside them the upsampled
+    layer is made of other cells alone. With further grids in `also`: for each, whether it reaches each band."""
+    size = cells.shape[1], cells.shape[0]
+    ys = np.flatnonzero(cells.any(1))
+    if not len(ys):
+        return [], [np.zeros(0, bool) for _ in also]
+    sx, sy = full[0] / size[0], full[1] / size[1]
+    top, bottom = max(0, int((ys[0] - 0.5) * sy)), min(full[1], int(np.ceil((ys[-1] + 1.5) * sy)) + 1)
+    # per region row from top to bottom: the two cell rows its bilinear weights come from
+    lo = np.clip(np.floor((np.arange(top, bottom) + 0.5) / sy - 0.5).astype(int), 0, size[1] - 1)
+    hi = np.minimum(lo + 1, size[1] - 1)
+    starts = np.arange(0, bottom - top, rows)
+
+    def columns(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and last column the grid hits in each band's cell rows (last < first where none)."""
+        found = grid.any(1)
+        first = np.where(found, grid.argmax(1), size[0])
+        last = np.where(found, size[0] - 1 - grid[:, ::-1].argmax(1), -1)
+        return (np.minimum.reduceat(np.minimum(first[lo], first[hi]), starts),
+                np.maximum.reduceat(np.maximum(last[lo], last[hi]), starts))
+
+    c0, c1 = columns(cells)
+    hit = c1 >= c0
+    x0 = np.maximum(0, ((c0 - 0.5) * sx).astype(int))
+    x1 = np.minimum(full[0], np.ceil((c1 + 1.5) * sx).astype(int) + 1)
+    y0 = starts + top
+    y1 = np.minimum(y0 + rows, bottom)
+    bands = [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(x0[hit], y0[hit], x1[hit], y1[hit])]
+    reached = []
+    for grid in also:
+        first, last = columns(grid)
+        reached.append((last >= first)[hit])
+    return bands, reached
+
+
 def blend_warp(frame: np.ndarray, edit: WarpEdit, frame_to_crop: np.ndarray, landmarks: np.ndarray,
                work_side: int, margin: float = 0.05) -> None:
     """Move the face region's own pixels by the edit's flow and add its residual, in place. Full-resolution
-    work is one remap over the box where something moves (MIN_MOVE_PX) and one saturating add over the box
-    where the residual rounds to a change; nothing else of the frame (the landmarks' box grown by `margin`)
-    is read or written."""
+    work is one remap and one saturating add over bands of rows, each only as wide as the work cells that move
+    (by MIN_MOVE_PX) or whose residual rounds to a change reach; nothing else of the frame (the landmarks' box
+    grown by `margin`) is read or written."""
+    blend_layers(frame, edit.stacked(), frame_to_crop, landmarks, work_side, margin, edit.pad)
+
+
+def blend_layers(frame: np.ndarray, stacked: np.ndarray, frame_to_crop: np.ndarray, landmarks: np.ndarray,
+                 work_side: int, margin: float = 0.05, pad: int = 0) -> None:
+    """blend_warp on a WarpEdit's stacked layers (on the crop padded by `pad` px each way)."""
     if not in_frame(landmarks, frame.shape):
         return
-    if edit.pad:  # the layers' pixel (0, 0) is the crop's (-pad, -pad)
-        frame_to_crop = frame_to_crop.astype(np.float64) + np.array([[0.0, 0.0, edit.pad], [0.0, 0.0, edit.pad]])
+    if pad:  # the layers' pixel (0, 0) is the crop's (-pad, -pad)
+        frame_to_crop = frame_to_crop.astype(np.float64) + np.array([[0.0, 0.0, pad], [0.0, 0.0, pad]])
     region = face_region(landmarks, frame.shape, margin)
     x0, y0, x1, y1 = region
+    full = (x1 - x0, y1 - y0)
     size = work_grid(region, work_side)
-    layers = cv2.warpAffine(edit.stacked(), crop_to_work(frame_to_crop, region, size), size,
+    layers = cv2.warpAffine(stacked, crop_to_work(frame_to_crop, region, size), size,
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     # The masks and residual live where the edited face is; the warped mask (layers[..., 5]) is already
-    # in output positions because the whole stack was built on the edited render's grid.
-    crop_to_frame = cv2.invertAffineTransform(frame_to_crop.astype(np.float64))[:, :2]
-    # crop-pixel vectors → frame-pixel vectors
-    move = cv2.transform(np.ascontiguousarray(layers[..., :2]), crop_to_frame) * layers[..., 6:7]
-    add = layers[..., 2:5] * layers[..., 5:6]
-    full = (x1 - x0, y1 - y0)
+    # in output positions because the whole stack was built on the edited render's grid. Planes, not numpy
+    # broadcasts over the 7-channel stack: those cost more than the whole grid's arithmetic.
+    flow_x, flow_y, *residual, mask, move_mask = cv2.split(layers)
+    (a, b), (c, d) = cv2.invertAffineTransform(frame_to_crop.astype(np.float64))[:, :2]  # crop → frame vectors
+    dx = cv2.multiply(cv2.addWeighted(flow_x, a, flow_y, b, 0.0), move_mask)
+    dy = cv2.multiply(cv2.addWeighted(flow_x, c, flow_y, d, 0.0), move_mask)
+    add = [cv2.multiply(plane, mask) for plane in residual]
+    moving = reaching([dx, dy], MIN_MOVE_PX)
+    # below half a level the residual rounds to no change (the offset layer below is exactly 128 there)
+    bands, (moves,) = active_bands(moving | reaching(add, 0.5), full, BAND_ROWS, moving)
+    if not bands:
+        return
     roi = frame[y0:y1, x0:x1]
-    box = active_box(move, MIN_MOVE_PX, size, full)
-    if box is not None:
-        bx0, by0, bx1, by1 = box
-        mx, my = sample_points(move, region, size, box)
-        roi[by0:by1, bx0:bx1] = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    box = active_box(add, 0.5, size, full)  # below half a level the residual rounds to no change
-    if box is not None:
-        bx0, by0, bx1, by1 = box
-        # One uint8 layer offset by 128, upsampled, then roi + layer − 128 in one saturating pass written
-        # straight into the frame (addWeighted rounds once, and every term is an integer: exact). A residual
-        # past ±127 levels stops there; tame_residual keeps luma within ±MAX_LUMA = 96.
-        offset = cv2.resize(np.clip(add + 128.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
-        part = roi[by0:by1, bx0:bx1]
-        cv2.addWeighted(part, 1.0, offset[by0:by1, bx0:bx1], 1.0, -128.0, dst=part)
+    # One uint8 layer offset by 128, upsampled, then moved + layer − 128 in one saturating pass written straight
+    # into the frame (addWeighted rounds once, and every term is an integer: exact). A residual past ±127
+    # levels stops there; tame_residual keeps luma within ±MAX_LUMA = 96.
+    offset = cv2.resize(np.clip(cv2.merge(add) + 128.5, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
+    sources = []  # every band is sampled from the frame before any is written: a move reaches across bands
+    if moves.any():
+        box = (min(b[0] for b in bands), bands[0][1], max(b[2] for b in bands), bands[-1][3])
+        mx, my = sample_points(dx, dy, region, box)
+        moved = np.empty((box[3] - box[1], box[2] - box[0], 3), np.uint8)
+    for (bx0, by0, bx1, by1), band_moves in zip(bands, moves):
+        if band_moves:
+            rows, cols = slice(by0 - box[1], by1 - box[1]), slice(bx0 - box[0], bx1 - box[0])
+            sources.append(cv2.remap(frame, mx[rows, cols], my[rows, cols], cv2.INTER_LINEAR, dst=moved[rows, cols],
+                                     borderMode=cv2.BORDER_REPLICATE))
+        else:
+            sources.append(roi[by0:by1, bx0:bx1])
+    for (bx0, by0, bx1, by1), source in zip(bands, sources):
+        cv2.addWeighted(source, 1.0, offset[by0:by1, bx0:bx1], 1.0, -128.0, dst=roi[by0:by1, bx0:bx1])
 
 
 class WarpBlender:
@@ -270,12 +320,11 @@ class WarpBlender:
         for face in faces:
             crop_landmarks = apply_affine(face.frame_to_crop, face.track.landmarks)
             edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks, face.mesh_flow)
-            filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta)
+            filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta, dtype=np.float32)
             seen[face.track.id] = filt
             if self.outline:  # every edit on the turn's canvas, so the smoothing sees one shape per face
                 edit = edit.padded(turn_pad(face.original.shape[0]))
-            edit = WarpEdit.unstack(filt(edit.stacked(), t).astype(np.float32), edit.pad)
-            blend_warp(frame, edit, face.frame_to_crop, face.track.landmarks, self.work_factor * face.original.shape[0],
-                       self.margin)
+            blend_layers(frame, filt(edit.stacked(), t), face.frame_to_crop, face.track.landmarks,
+                         self.work_factor * face.original.shape[0], self.margin, edit.pad)
         self._filters = seen
         self.occluders.forget_except(set(seen))
