@@ -23,6 +23,7 @@ from typing import Sequence
 import mediapipe as mp
 import numpy as np
 
+from stream.config import StreamConfig
 from stream.landmark_flow import FLOW_POINTS, GRID, OVAL, polygon_mask, spline_on_grid
 
 # A head turn moves the hair and the head's outline too, past the render's crop (the face fills it): its flow
@@ -33,18 +34,18 @@ TURN_RING = 1.6
 # How far the features slide for a turn, against the plain drum model: the face mesh reads a flat warp of a
 # photo as about 0.75 of its yaw (the mesh's depth is shallow, and a real turn also foreshortens), so yaw slides
 # 1.15 × as far (the mesh then reads 17–21° at 20° asked on the repository's clips; more swells the near cheek).
-# Pitch stays at 1: the mesh reads 10–23° of 20° asked, and more squeezes the mouth against the chin and loses
-# identity (dlib distance past 0.6 on cap13_edit2 at 1.2).
+# Pitch slides 0.85 × as far: the mesh reads 10–12° of 20° asked on most of those clips but 19° on cap13_edit2,
+# whose nod at gain 1 squeezed the mouth against the chin and took dlib's identity distance to 0.58 (a frame 0.61).
 YAW_GAIN = 1.15
-PITCH_GAIN = 1.0
+PITCH_GAIN = 0.85
 RING_POINTS = 24
 FEATHER = 0.02  # of the canvas side: how soft the outline's and the ring's edges are
 
 
 @dataclass
 class Moves:
-    """What one Δ asks of the geometry: turn degrees (yaw + nose towards image right, pitch + nose up) and the
-    mouth corners' lift (a fraction of the mouth's width, − draws them down)."""
+    """What one Δ asks of the geometry: turn degrees (yaw + nose towards image right, pitch + nose up), the
+    mouth corners' lift (a fraction of the mouth's width, − draws them down) and the hairline's rise."""
 
     yaw: float = 0.0
     pitch: float = 0.0
@@ -59,40 +60,38 @@ class Moves:
 ALONGSIDE = ("bald",)
 
 
+
 @dataclass
 class GeometricEdit:
-    """Which strengths the warp draws as geometry (attribute → its index in Δ) and what a strength of 1 asks:
-    turn_step_deg degrees of yaw or pitch (at most turn_max_deg either way), smile_step of the mouth's width
-    (at most smile_max), hairline_step of the face's height for bald (at most hairline_max); the slider's ends
-    saturate."""
+    """Which strengths the warp draws as geometry (attribute → its index in Δ), and what a strength of 1 asks of
+    each, from the stream's settings: turn_step_deg degrees of yaw or pitch (at most turn_max_deg either way),
+    smile_step of the mouth's width (at most smile_max), hairline_step of the face's height for bald (at most
+    hairline_max); the slider's ends saturate."""
 
     index: dict[str, int] = field(default_factory=dict)
-    turn_step_deg: float = 0.0
-    turn_max_deg: float = 0.0
-    smile_step: float = 0.0
-    smile_max: float = 0.0
-    hairline_step: float = 0.0
-    hairline_max: float = 0.0
+    settings: StreamConfig = field(default_factory=StreamConfig)
 
     @classmethod
-    def of(cls, attributes: Sequence[str], turn_step_deg: float, turn_max_deg: float, smile_step: float,
-           smile_max: float, hairline_step: float = 0.0, hairline_max: float = 0.0) -> "GeometricEdit":
-        drawn = {"yaw": turn_step_deg, "pitch": turn_step_deg, "smile": smile_step, "bald": hairline_step}
-        index = {a: i for i, a in enumerate(attributes) if drawn.get(a, 0.0) > 0}
-        return cls(index, turn_step_deg, turn_max_deg, smile_step, smile_max, hairline_step, hairline_max)
+    def of(cls, attributes: Sequence[str], settings: StreamConfig) -> "GeometricEdit":
+        """Every attribute of the mapper the settings draw (a step of 0 draws none)."""
+        steps = {"yaw": settings.turn_step_deg, "pitch": settings.turn_step_deg, "smile": settings.smile_step,
+                 "bald": settings.hairline_step}
+        return cls({a: i for i, a in enumerate(attributes) if steps.get(a, 0.0) > 0}, settings)
 
     def indices(self) -> list[int]:
         """Where the edits the warp draws instead of the mapper sit in Δ."""
         return sorted(i for a, i in self.index.items() if a not in ALONGSIDE)
 
     def asked(self, delta: np.ndarray | None) -> Moves:
+        cfg = self.settings
+
         def amount(attr: str, step: float, most: float) -> float:
             i = self.index.get(attr)
             return 0.0 if i is None or delta is None else float(np.clip(delta[i] * step, -most, most))
-        return Moves(amount("yaw", self.turn_step_deg, self.turn_max_deg),
-                     amount("pitch", self.turn_step_deg, self.turn_max_deg),
-                     amount("smile", self.smile_step, self.smile_max),
-                     amount("bald", self.hairline_step, self.hairline_max))
+        return Moves(amount("yaw", cfg.turn_step_deg, cfg.turn_max_deg),
+                     amount("pitch", cfg.turn_step_deg, cfg.turn_max_deg),
+                     amount("smile", cfg.smile_step, cfg.smile_max),
+                     amount("bald", cfg.hairline_step, cfg.hairline_max))
 
 
 def turn_points(points: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -174,28 +173,26 @@ def smile_points(points: np.ndarray, lift: float) -> np.ndarray:
 
 
 BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # the upper edge of both brows
-
-
 HAIR_ABOVE = 0.1  # the hairline sits about this much of the face's height above the outline's top
 
 
-def hairline_points(points: np.ndarray, rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(landmarks, hair before, hair after): the landmarks with the top of the face's outline (above the brows)
-    raised by `rise` × the face's height (−: lowered), each outline point by how far up the forehead it sits,
-    and the points HAIR_ABOVE over those (the hairline, which the mesh does not mark) before and after the
-    same rise, so the skin up to the hair moves as one and the hair above it is pressed up."""
+def hairline_points(points: np.ndarray, rise: float) -> tuple[np.ndarray, np.ndarray]:
+    """(landmarks, forehead): the landmarks with the top of the face's outline (above the brows) raised by
+    `rise` × the face's height (−: lowered), each outline point by how far up the forehead it sits, and which
+    outline points are the forehead's (those the hairline above moves with)."""
     oval = points[OVAL]
     top, brow = oval[:, 1].min(), points[list(BROWS), 1].mean()
-    height = float(np.ptp(oval[:, 1]))
     up = np.clip((brow - oval[:, 1]) / max(brow - top, 1e-6), 0.0, 1.0) ** 2  # 0 at the brows' height, 1 at the top
-    forehead = up > 0.25
     out = points.astype(np.float64).copy()
-    out[OVAL, 1] -= rise * height * up
-    centre = oval[:, :2].mean(0)
-    hair = oval[forehead, :2] + (oval[forehead, :2] - centre) * HAIR_ABOVE * height / np.linalg.norm(
-        oval[forehead, :2] - centre, axis=1, keepdims=True)
-    moved = hair - np.outer(rise * height * up[forehead], [0.0, 1.0])
-    return out, hair, moved
+    out[OVAL, 1] -= rise * float(np.ptp(oval[:, 1])) * up
+    return out, up > 0.25
+
+
+def hairline(oval: np.ndarray) -> np.ndarray:
+    """(n, 2) points HAIR_ABOVE of the face's height out from the outline's points, away from its middle: where
+    the hairline runs (the mesh does not mark it)."""
+    out = oval - oval.mean(0)
+    return oval + out / np.linalg.norm(out, axis=1, keepdims=True) * HAIR_ABOVE * float(np.ptp(oval[:, 1]))
 
 
 def geometric_flow(edited_points: np.ndarray, moves: Moves, size: int) -> np.ndarray:
@@ -210,15 +207,17 @@ def geometric_flow(edited_points: np.ndarray, moves: Moves, size: int) -> np.nda
     cells = GRID * side // size
     src = edited_points[:, :2] + pad
     turned = smile_points(turn_points(edited_points, moves.yaw, moves.pitch), moves.smile)
-    moved, hair, hair_moved = hairline_points(turned, moves.bald)
+    moved, forehead = hairline_points(turned, moves.bald)
     dst = moved[:, :2] + pad
     anchors = ring(src[OVAL])
     inner = spline_on_grid(dst[FLOW_POINTS], src[FLOW_POINTS], side, cells)
-    # outside the outline: its points, the hairline above it when it moves, and the still ring
+    # outside the outline: its points, the hairline above it when it moves (as its forehead point does: the
+    # skin up to the hair moves as one, the hair above it is pressed up), and the still ring
     out_src, out_dst = [src[OVAL], anchors], [dst[OVAL], anchors]
     if moves.bald:
-        out_src.append(hair + pad)
-        out_dst.append(hair_moved + pad)
+        hair = hairline(src[OVAL])[forehead]
+        out_src.append(hair)
+        out_dst.append(hair + (dst[OVAL] - src[OVAL])[forehead])
     outer = spline_on_grid(np.vstack(out_dst), np.vstack(out_src), side, cells)
     inside = polygon_mask(dst[OVAL], side, feather=FEATHER * side)[..., None]
     # the spline is still at the ring's points, not between or past them: it fades out inside the ring

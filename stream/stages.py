@@ -91,8 +91,7 @@ def geometric_edit(cfg: StreamConfig, attributes: Sequence[str]) -> GeometricEdi
     """What the stream's warp draws as geometry, or None when it draws nothing (not warp mode with the mesh)."""
     if not cfg.uses_mesh_flow():
         return None
-    drawn = GeometricEdit.of(attributes, cfg.turn_step_deg, cfg.turn_max_deg, cfg.smile_step, cfg.smile_max,
-                             cfg.hairline_step, cfg.hairline_max)
+    drawn = GeometricEdit.of(attributes, cfg)
     return drawn if drawn.index else None
 
 

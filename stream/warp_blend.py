@@ -131,8 +131,10 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
         move = move * keep
     if mesh.pose is None:
         return WarpEdit(flow, residual, mask, move)
-    # The rest of a head turn: the edited face (the camera's pixels moved by the masked flow, plus the residual)
-    # turned on by the pose flow, on the padded canvas; where it moves is baked into the flow.
+    # What the warp draws as geometry (a head turn, a smile, a hairline): the edited face (the camera's pixels
+    # moved by the masked flow, plus the residual) moved on by the pose flow, on the padded canvas; where it
+    # moves is baked in. The occlusion fade is not applied to it: it moves the person's own pixels, and a fade
+    # that flickers over a smiling mouth would tear the moved face there (tried: ghost eyes and mouths on yaw).
     pad = (mesh.pose.shape[0] - original.shape[0]) // 2
     edit = WarpEdit(flow * move[..., None], residual, mask, move).padded(pad)
     turned = WarpEdit.unstack(warp_by_flow(edit.stacked(), mesh.pose), pad)

@@ -150,7 +150,7 @@ def test_the_mapper_is_not_asked_for_what_the_warp_draws(engines):
         stage.process(frame)
     tracker.close()
     renders = []
-    for drawn, yaw in ((GeometricEdit.of(engines.attributes, 10.0, 25.0, 0.05, 0.15), 2.0), (None, 0.0)):
+    for drawn, yaw in ((GeometricEdit.of(engines.attributes, StreamConfig()), 2.0), (None, 0.0)):
         face = frame.faces[0]
         work = Frame(0, image, 0.0, 0.0, faces=[FaceWork(face.track, face.crop, face.frame_to_crop, face.latent)])
         work.delta = np.zeros(len(engines.attributes), np.float32)
