@@ -80,17 +80,19 @@ class StreamConfig:
         """How many faces to edit; None means all."""
         return {"largest": 1, "all": None}.get(self.faces, int(self.faces) if self.faces.isdigit() else 1)
 
-    def live_units(self, units: dict[str, tuple[float, str]]) -> dict[str, tuple[float, str]]:
+    def live_units(self, units: dict[str, tuple]) -> dict[str, tuple]:
         """What a strength of 1 asks live: the mapper's units, with the edits the warp draws as geometry in its."""
         if not self.uses_mesh_flow():
             return dict(units)
-        drawn = dict(units)
+        drawn = dict(units)  # (per step, unit, at most): the warp's own steps saturate at their caps
         if self.turn_step_deg > 0:
-            drawn.update(yaw=(self.turn_step_deg, "degrees"), pitch=(self.turn_step_deg, "degrees"))
+            turn = (self.turn_step_deg, "degrees", self.turn_max_deg)
+            drawn.update(yaw=turn, pitch=turn)
         if self.smile_step > 0:
-            drawn.update(smile=(100 * self.smile_step, "% of the mouth's width, corner lift"))
+            drawn.update(smile=(100 * self.smile_step, "% of the mouth's width, corner lift", 100 * self.smile_max))
         if self.hairline_step > 0:
-            drawn.update(bald=(100 * self.hairline_step, "% of the face's height, hairline rise"))
+            drawn.update(bald=(100 * self.hairline_step, "% of the face's height, hairline rise",
+                               100 * self.hairline_max))
         return drawn
 
     def uses_mesh_flow(self) -> bool:

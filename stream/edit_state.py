@@ -41,7 +41,7 @@ class EditState:
 
     def __init__(self, attributes: tuple[str, ...] = ATTRIBUTES, initial: dict[str, float] | None = None,
                  ramp_frames: int = 6, strength_step: float = 0.25, default_strength: float = 1.0,
-                 units: dict[str, tuple[float, str]] | None = None):
+                 units: dict[str, tuple] | None = None):
         self.attributes = attributes
         self.units = dict(units or {})  # attribute → (label change per strength 1, its unit), from the mapper
         self.ramp_frames = ramp_frames
@@ -83,8 +83,9 @@ class EditState:
         """'age +2.00 (≈ +24.7 years)': a strength with what it asks of the face, when the mapper says."""
         text = f"{attribute} {strength:+.2f}"
         if attribute in self.units:
-            per_step, unit = self.units[attribute]
-            text += f" (≈ {strength * per_step:+.3g} {unit})"
+            per_step, unit, *most = self.units[attribute]
+            asked = float(np.clip(strength * per_step, -most[0], most[0])) if most else strength * per_step
+            text += f" (≈ {asked:+.3g} {unit})"
         return text
 
     def apply(self, action: str) -> None:

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from stream_media import TEMPLATE, read_video
 
+from recognisers.blendshapes import FaceBlendshapes
 from recognisers.head_pose import head_pose
 from stream.alignment import AlignmentTemplate
 from stream.blending import face_region
 from stream.config import StreamConfig
+from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
 from stream.geometric_edit import BROWS, TURN_RING, GeometricEdit, Moves, geometric_flow, ring, turn_pad
@@ -88,8 +90,6 @@ def test_yaw_and_pitch_turn_the_face_as_far_as_asked(turned):
 
 
 def test_smile_lifts_the_mouth_corners_into_a_smile(turned):
-    from recognisers.blendshapes import FaceBlendshapes
-
     reader = FaceBlendshapes()
     frames = {name: turned[name][-1] for name in ("smile+2", "smile-2")}
     image = frames["smile+2"][0]
@@ -185,3 +185,15 @@ def test_the_turn_flow_never_folds_and_is_still_at_its_ring():
         assert along_x.max() < 6 and along_y.max() < 6
         assert np.abs(flow[beyond]).max() < 0.05  # past the ring around the head nothing moves
         assert np.abs(flow).max() > 5  # while the face moves by many pixels
+
+
+def test_the_hud_says_what_the_warp_draws_in_its_own_units_and_caps():
+    units = StreamConfig().live_units({"age": (12.3, "years"), "yaw": (3.9, "degrees")})
+    state = EditState(("age", "yaw", "smile", "bald"), units=units)
+    assert state.describe("age", 2.0) == "age +2.00 (≈ +24.6 years)"  # the mapper's own unit stays
+    assert state.describe("yaw", 2.0) == "yaw +2.00 (≈ +20 degrees)"
+    assert state.describe("yaw", -3.0) == "yaw -3.00 (≈ -25 degrees)"  # the turn's cap, not 30
+    assert state.describe("smile", 1.0) == "smile +1.00 (≈ +20 % of the mouth's width, corner lift)"
+    # delta mode paints every edit from the renders: the mapper's units stay
+    assert StreamConfig(blend="delta").live_units({"yaw": (3.9, "degrees")}) == {"yaw": (3.9, "degrees")}
+
