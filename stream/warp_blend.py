@@ -36,6 +36,7 @@ MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a 
 OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
 OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
 TURN_MARGIN = 0.4  # a head turn reaches (TURN_RING − 1) / 2 of the face past its landmarks' box
+COVERED = (0.2, 0.5)  # keep below the first: surely covered, held still under a geometric edit; above the second: moves
 BAND_ROWS = 48  # full-resolution work goes in bands of this many rows, each as wide as its changing cells reach
 
 
@@ -133,12 +134,17 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
         return WarpEdit(flow, residual, mask, move)
     # What the warp draws as geometry (a head turn, a smile, a hairline): the edited face (the camera's pixels
     # moved by the masked flow, plus the residual) moved on by the pose flow, on the padded canvas; where it
-    # moves is baked in. The occlusion fade is not applied to it: it moves the person's own pixels, and a fade
-    # that flickers over a smiling mouth would tear the moved face there (tried: ghost eyes and mouths on yaw).
+    # moves is baked in. What surely covers the face (keep below COVERED) stays where it is — a cup held in
+    # front of the mouth does not turn or smile with the face; a fade of the partly covered (a smiling mouth
+    # the occlusion memory half doubts) would tear the moved face there, so only the sure part is held.
     pad = (mesh.pose.shape[0] - original.shape[0]) // 2
     edit = WarpEdit(flow * move[..., None], residual, mask, move).padded(pad)
     turned = WarpEdit.unstack(warp_by_flow(edit.stacked(), mesh.pose), pad)
-    turned.flow += mesh.pose
+    held = None if keep is None else np.clip((COVERED[1] - keep) / (COVERED[1] - COVERED[0]), 0.0, 1.0)
+    if held is None or not held.any():
+        turned.flow += mesh.pose
+    else:
+        turned.flow += mesh.pose * (1.0 - cv2.copyMakeBorder(held, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0))[..., None]
     turned.move = np.ones_like(turned.keep)
     return turned
 
