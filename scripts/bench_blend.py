@@ -14,9 +14,11 @@ import numpy as np
 from engines.config import EngineConfig
 from engines.profiles import PIPELINE_NETWORKS, load_engines
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
+from stream.allocator import keep_freed_memory
 from stream.blending import blend_delta
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork
+from stream.landmark_flow import MeshFlowMaker
 from stream.warp_blend import WarpBlender
 
 
@@ -36,8 +38,11 @@ def main() -> None:
     parser.add_argument("clips", nargs="+")
     parser.add_argument("--frame", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--mesh", action="store_true", help="as the live default: the face mesh's flow between the "
+                        "renders (made once, outside the timing: the mesh_flow stage's cost) and the outline margin")
     args = parser.parse_args()
     cv2.setNumThreads(1)  # one core, as the output thread gets when the other stages are busy
+    keep_freed_memory()  # as the live pipeline does
     engines = load_engines(EngineConfig(threads=1), verbose=False, networks=PIPELINE_NETWORKS)
     template = AlignmentTemplate.load("models/default/alignment.json")
     delta = np.zeros((1, len(engines.attributes)), np.float32)
@@ -55,7 +60,11 @@ def main() -> None:
         out = engines.editor({"latent": latent, "delta": delta})
         original, edited = (out[k][0].transpose(1, 2, 0)[..., ::-1] for k in ("original", "edited"))
         face = FaceWork(track, crop, m, latent, original, edited)
-        blender = WarpBlender(0.12)
+        if args.mesh:
+            maker = MeshFlowMaker()
+            face.mesh_flow = maker(original, edited)
+            maker.close()
+        blender = WarpBlender(0.12, outline=args.mesh)
         target = frame.copy()
         steps = iter(range(10**9))
         warp = timed(lambda: blender.blend(target, [face], next(steps) / 30), args.repeats)

@@ -16,6 +16,7 @@ from flags import add_common_flags, settings_from_flags
 from project import ATTRIBUTES, DEMO_CLIP, resolve_path
 from settings import Settings
 from stream.alignment import alignment_template
+from stream.allocator import keep_freed_memory
 from stream.capture import CaptureError, VideoSource
 from stream.control_server import ControlError, ControlServer, new_token
 from stream.edit_state import EditState, parse_edits
@@ -163,6 +164,7 @@ def run_stream(args: argparse.Namespace, demo: bool) -> int:
         # The stages already overlap on their own threads; more intra-op threads only oversubscribe the CPU.
         settings.engine.threads = 1
     torch.set_num_threads(1)
+    keep_freed_memory()  # the per-frame temporaries are reused, not page-faulted in again every frame
     check_output_paths(args, cfg.input, demo)
     if args.edit:  # a typo in --edit should not wait for the engines to load
         parse_edits(args.edit, mapper_attributes(settings))

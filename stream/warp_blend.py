@@ -307,11 +307,17 @@ class WarpBlender:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.work_factor = work_factor  # work grid side = this × the render's side
-        self.outline = outline
-        self.margin = TURN_MARGIN if outline else 0.05  # room for the outline and the head a turn moves
+        self.outline = outline  # faces may come with the mesh's flow: the outline moves past the hull
         self.dis = make_flow_estimator()
         self.occluders = OcclusionTracker()
         self._filters: dict[int, OneEuroFilter] = {}
+
+    def margin_for(self, mesh: MeshFlow | None) -> float:
+        """How far past the landmarks' box the blend may touch: room for a geometric edit's move of the head and
+        hair (TURN_MARGIN) only while one is asked; the region's size is most of the blend's cost at 4K."""
+        if not self.outline:
+            return 0.05
+        return TURN_MARGIN if mesh is not None and mesh.pose is not None else OUTLINE_MARGIN
 
     def edit_for(self, face_id: int, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
                  crop_landmarks: np.ndarray, mesh: MeshFlow | None = None) -> WarpEdit:
@@ -333,6 +339,6 @@ class WarpBlender:
             if self.outline:  # every edit on the turn's canvas, so the smoothing sees one shape per face
                 edit = edit.padded(turn_pad(face.original.shape[0]))
             blend_layers(frame, filt(edit.stacked(), t), face.frame_to_crop, face.track.landmarks,
-                         self.work_factor * face.original.shape[0], self.margin, edit.pad)
+                         self.work_factor * face.original.shape[0], self.margin_for(face.mesh_flow), edit.pad)
         self._filters = seen
         self.occluders.forget_except(set(seen))
