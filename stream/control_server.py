@@ -115,7 +115,8 @@ class ControlServer:
         attributes = [{"name": a, "strength": s.strength[a], "on": s.enabled[a],
                        "value": s.strength[a] if s.enabled[a] else 0.0,
                        "per_step": s.units[a][0] if a in s.units else None,
-                       "unit": s.units[a][1] if a in s.units else None} for a in s.attributes]
+                       "unit": s.units[a][1] if a in s.units else None,
+                       "most": s.units[a][2] if len(s.units.get(a, ())) > 2 else None} for a in s.attributes]
         return {"version": version, "attributes": attributes, "max_strength": MAX_STRENGTH, "bypass": s.bypass,
                 "selected": s.selected, "preset": self.presets.active(s), "presets": self.presets.names(),
                 **self.status()}

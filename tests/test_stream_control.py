@@ -107,7 +107,8 @@ def live(tmp_path_factory, one_torch_thread):
     engines = load_engines(write_engine_checkpoints(folder), verbose=False)
     presets = PresetBook(folder / "presets", engines.attributes)
     keymap = {**load_keymap(None, engines.attributes), "p": "preset:bearded"}
-    controls = Controls(EditState(engines.attributes, ramp_frames=2), keymap, presets)
+    units = StreamConfig().live_units(engines.units)  # as the live command gives them
+    controls = Controls(EditState(engines.attributes, ramp_frames=2, units=units), keymap, presets)
     source = VideoSource(str(clip))
     source.open()
     session = Session(StreamConfig(), engines, AlignmentTemplate.load(TEMPLATE), controls, source, [NullSink()],
@@ -153,6 +154,9 @@ def test_an_edit_set_over_http_reaches_the_next_frames_and_their_pixels(fresh):
     assert status == 200
     assert {a["name"]: (a["on"], a["value"]) for a in state["attributes"]}["beard"] == (True, 2.0)
     assert live.call("GET", "/api/state")[1]["attributes"] == state["attributes"]
+    # the dock shows what a step asks, and where the warp's head turn saturates
+    yaw = {a["name"]: a for a in state["attributes"]}["yaw"]
+    assert (yaw["per_step"], yaw["unit"], yaw["most"]) == (10.0, "degrees", 25.0)
     after = live.frames_after(sent, 8)
     deltas = np.array([f[1][beard] for f in after])
     assert deltas[-1] == pytest.approx(2.0) and (np.diff(deltas) >= 0).all()  # ramped in, then held

@@ -27,9 +27,11 @@ async function api(method, path, body) {
 
 function signed(x) { return (x > 0 ? "+" : x < 0 ? "\u2212" : "\u2007") + Math.abs(x).toFixed(2); }
 
-// "+2.00 (≈ +24.7 years)": the strength and what it asks of the face, when the model says its unit.
+// "+2.00 (≈ +24.7 years)": the strength and what it asks of the face, when the model says its unit (up to its cap).
 function shown(a, value) {
-  return a.unit ? signed(value) + " (\u2248 " + signed(value * a.per_step) + " " + a.unit + ")" : signed(value);
+  if (!a.unit) return signed(value);
+  const asked = a.most == null ? value * a.per_step : Math.max(-a.most, Math.min(a.most, value * a.per_step));
+  return signed(value) + " (\u2248 " + signed(asked) + " " + a.unit + ")";
 }
 
 function buildRows(state) {
