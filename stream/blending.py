@@ -26,14 +26,19 @@ def in_frame(landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> bool:
     return x1 > x0 and y1 > y0
 
 
+def hull_raster(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8: the (x, y) points' convex hull, 255 inside, drawn at 4× and area-downsampled so its
+    edge is antialiased."""
+    scale = 4
+    big = np.zeros((size * scale, size * scale), np.uint8)
+    cv2.fillConvexPoly(big, cv2.convexHull(np.round(points[:, :2] * scale).astype(np.int32)), 255)
+    return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+
+
 def crop_hull_mask(crop_landmarks: np.ndarray, size: int, feather: float) -> np.ndarray:
     """Float mask in [0, 1] over the crop: the landmark hull, shrunk by the feather radius then blurred,
     so it is zero on and outside the hull's edge (the edit never leaks past the face)."""
-    scale = 4  # draw at 4× so the hull edge is smooth, then area-downsample
-    big = np.zeros((size * scale, size * scale), np.uint8)
-    hull = cv2.convexHull(np.round(crop_landmarks * scale).astype(np.int32))
-    cv2.fillConvexPoly(big, hull, 255)
-    mask = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    mask = hull_raster(crop_landmarks, size)
     radius = max(1, int(round(feather * float(np.ptp(crop_landmarks[:, 0])))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     # one pixel more than the blur reaches, since the bilinear warp back spreads the edge by a pixel

@@ -21,6 +21,7 @@ import mediapipe as mp
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from stream.blending import hull_raster
 from stream.landmark_wire import landmark_xyz
 
 fm = mp.solutions.face_mesh
@@ -78,10 +79,7 @@ class RenderMesher:
 def support_mask(points: np.ndarray, size: int, grow: float) -> np.ndarray:
     """(size, size) float32 in [0, 1]: 1 on the points' hull grown by `grow` × their width, fading to 0
     over as much again."""
-    scale = 4
-    big = np.zeros((size * scale, size * scale), np.uint8)
-    cv2.fillConvexPoly(big, cv2.convexHull(np.round(points * scale).astype(np.int32)), 255)
-    mask = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    mask = hull_raster(points, size)
     radius = max(1, int(round(grow * float(np.ptp(points[:, 0])))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     mask = cv2.dilate(mask, kernel)
@@ -107,10 +105,7 @@ def spline_on_grid(dst: np.ndarray, src: np.ndarray, side: int, cells: int) -> n
 
 def polygon_mask(points: np.ndarray, side: int, feather: float = 0.0) -> np.ndarray:
     """(side, side) float32 in [0, 1]: the points' convex hull, antialiased, its edge blurred by `feather` px."""
-    scale = 4
-    big = np.zeros((side * scale, side * scale), np.uint8)
-    cv2.fillConvexPoly(big, cv2.convexHull(np.round(points * scale).astype(np.int32)), 255)
-    mask = cv2.resize(big, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    mask = hull_raster(points, side).astype(np.float32) / 255.0
     return cv2.GaussianBlur(mask, (0, 0), feather) if feather > 0 else mask
 
 
