@@ -21,6 +21,12 @@ FLOAT_RANGES = {  # name: (low, high, low end open)
     "hairline_step": (0.0, 0.2, False), "hairline_max": (0.0, 0.4, False)}
 
 
+# How the HUD and the dock state each geometric step: (multiplier, unit)
+GEOMETRIC_UNITS = {"yaw": (1.0, "degrees"), "pitch": (1.0, "degrees"),
+                   "smile": (100.0, "% of the mouth's width, corner lift"),
+                   "bald": (100.0, "% of the face's height, hairline rise")}
+
+
 @dataclass
 class StreamConfig:
     camera: int = 0  # webcam index when no input file/URL is given
@@ -80,19 +86,23 @@ class StreamConfig:
         """How many faces to edit; None means all."""
         return {"largest": 1, "all": None}.get(self.faces, int(self.faces) if self.faces.isdigit() else 1)
 
-    def live_units(self, units: dict[str, tuple]) -> dict[str, tuple]:
-        """What a strength of 1 asks live: the mapper's units, with the edits the warp draws as geometry in its."""
+    def geometric_steps(self) -> dict[str, tuple[float, float]]:
+        """attribute → (what a strength of 1 asks, at most) of each edit the warp draws as geometry: degrees for
+        yaw and pitch, a fraction of the mouth's width for smile, of the face's height for bald; none when the
+        warp has no mesh flow, and none for a step of 0 (that edit stays with the mapper)."""
         if not self.uses_mesh_flow():
-            return dict(units)
-        drawn = dict(units)  # (per step, unit, at most): the warp's own steps saturate at their caps
-        if self.turn_step_deg > 0:
-            turn = (self.turn_step_deg, "degrees", self.turn_max_deg)
-            drawn.update(yaw=turn, pitch=turn)
-        if self.smile_step > 0:
-            drawn.update(smile=(100 * self.smile_step, "% of the mouth's width, corner lift", 100 * self.smile_max))
-        if self.hairline_step > 0:
-            drawn.update(bald=(100 * self.hairline_step, "% of the face's height, hairline rise",
-                               100 * self.hairline_max))
+            return {}
+        steps = {"yaw": (self.turn_step_deg, self.turn_max_deg), "pitch": (self.turn_step_deg, self.turn_max_deg),
+                 "smile": (self.smile_step, self.smile_max), "bald": (self.hairline_step, self.hairline_max)}
+        return {a: step for a, step in steps.items() if step[0] > 0}
+
+    def live_units(self, units: dict[str, tuple]) -> dict[str, tuple]:
+        """What a strength of 1 asks live, (per step, unit[, at most]): the mapper's units, with the edits the
+        warp draws as geometry in its own, which saturate at their caps."""
+        drawn = dict(units)
+        for attribute, (step, most) in self.geometric_steps().items():
+            scale, unit = GEOMETRIC_UNITS[attribute]
+            drawn[attribute] = (scale * step, unit, scale * most)
         return drawn
 
     def uses_mesh_flow(self) -> bool:

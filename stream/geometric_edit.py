@@ -73,25 +73,24 @@ class GeometricEdit:
 
     @classmethod
     def of(cls, attributes: Sequence[str], settings: StreamConfig) -> "GeometricEdit":
-        """Every attribute of the mapper the settings draw (a step of 0 draws none)."""
-        steps = {"yaw": settings.turn_step_deg, "pitch": settings.turn_step_deg, "smile": settings.smile_step,
-                 "bald": settings.hairline_step}
-        return cls({a: i for i, a in enumerate(attributes) if steps.get(a, 0.0) > 0}, settings)
+        """Every attribute of the mapper the settings draw (StreamConfig.geometric_steps)."""
+        drawn = settings.geometric_steps()
+        return cls({a: i for i, a in enumerate(attributes) if a in drawn}, settings)
 
     def indices(self) -> list[int]:
         """Where the edits the warp draws instead of the mapper sit in Δ."""
         return sorted(i for a, i in self.index.items() if a not in ALONGSIDE)
 
     def asked(self, delta: np.ndarray | None) -> Moves:
-        cfg = self.settings
+        steps = self.settings.geometric_steps()
 
-        def amount(attr: str, step: float, most: float) -> float:
+        def amount(attr: str) -> float:
             i = self.index.get(attr)
-            return 0.0 if i is None or delta is None else float(np.clip(delta[i] * step, -most, most))
-        return Moves(amount("yaw", cfg.turn_step_deg, cfg.turn_max_deg),
-                     amount("pitch", cfg.turn_step_deg, cfg.turn_max_deg),
-                     amount("smile", cfg.smile_step, cfg.smile_max),
-                     amount("bald", cfg.hairline_step, cfg.hairline_max))
+            if i is None or delta is None:
+                return 0.0
+            step, most = steps[attr]
+            return float(np.clip(delta[i] * step, -most, most))
+        return Moves(amount("yaw"), amount("pitch"), amount("smile"), amount("bald"))
 
 
 def turn_points(points: np.ndarray, yaw: float, pitch: float) -> np.ndarray:

@@ -89,8 +89,6 @@ class EncodeStage:
 
 def geometric_edit(cfg: StreamConfig, attributes: Sequence[str]) -> GeometricEdit | None:
     """What the stream's warp draws as geometry, or None when it draws nothing (not warp mode with the mesh)."""
-    if not cfg.uses_mesh_flow():
-        return None
     drawn = GeometricEdit.of(attributes, cfg)
     return drawn if drawn.index else None
 
