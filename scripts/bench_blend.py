@@ -40,8 +40,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--mesh", action="store_true", help="as the live default: the face mesh's flow between the "
                         "renders (made once, outside the timing: the mesh_flow stage's cost) and the outline margin")
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV threads: 1 (default) is one core, as the "
+                        "output thread gets when the other stages are busy; 0 leaves OpenCV's default, as the live "
+                        "pipeline does (one per core)")
     args = parser.parse_args()
-    cv2.setNumThreads(1)  # one core, as the output thread gets when the other stages are busy
+    if args.threads:
+        cv2.setNumThreads(args.threads)
     keep_freed_memory()  # as the live pipeline does
     engines = load_engines(EngineConfig(threads=1), verbose=False, networks=PIPELINE_NETWORKS)
     template = AlignmentTemplate.load("models/default/alignment.json")

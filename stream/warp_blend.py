@@ -52,21 +52,19 @@ class WarpEdit:
     move: np.ndarray | None = None
     pad: int = 0  # the layers cover the crop padded by this many crop px each way (a head turn's canvas)
 
-    def stacked(self) -> np.ndarray:
-        return np.dstack([self.flow, self.residual, self.keep,
-                          self.keep if self.move is None else self.move]).astype(np.float32)
+    def stacked(self, pad: int = 0) -> np.ndarray:
+        """(S,S,7) float32: flow, residual, keep, move; on the crop padded to `pad` px each way where that is more
+        than the edit's own pad (nothing moves or changes there). cv2.merge, not np.dstack: 6 µs, not 30–90."""
+        planes = [self.flow, self.residual, self.keep, self.keep if self.move is None else self.move]
+        layers = cv2.merge([np.asarray(plane, np.float32) for plane in planes])
+        more = pad - self.pad
+        if more > 0:
+            layers = cv2.copyMakeBorder(layers, more, more, more, more, cv2.BORDER_CONSTANT, value=0)
+        return layers
 
     @classmethod
     def unstack(cls, layers: np.ndarray, pad: int = 0) -> "WarpEdit":
         return cls(layers[..., :2], layers[..., 2:5], layers[..., 5], layers[..., 6], pad)
-
-    def padded(self, pad: int) -> "WarpEdit":
-        """The same edit on the crop padded to `pad` px each way (nothing moves or changes there)."""
-        more = pad - self.pad
-        if more <= 0:
-            return self
-        return WarpEdit.unstack(cv2.copyMakeBorder(self.stacked(), more, more, more, more, cv2.BORDER_CONSTANT,
-                                                   value=0), pad)
 
 
 def make_flow_estimator() -> cv2.DISOpticalFlow:
@@ -138,8 +136,8 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     # front of the mouth does not turn or smile with the face; a fade of the partly covered (a smiling mouth
     # the occlusion memory half doubts) would tear the moved face there, so only the sure part is held.
     pad = (mesh.pose.shape[0] - original.shape[0]) // 2
-    edit = WarpEdit(flow * move[..., None], residual, mask, move).padded(pad)
-    turned = WarpEdit.unstack(warp_by_flow(edit.stacked(), mesh.pose), pad)
+    layers = WarpEdit(flow * move[..., None], residual, mask, move).stacked(pad)
+    turned = WarpEdit.unstack(warp_by_flow(layers, mesh.pose), pad)
     held = None if keep is None else np.clip((COVERED[1] - keep) / (COVERED[1] - COVERED[0]), 0.0, 1.0)
     if held is None or not held.any():
         turned.flow += mesh.pose
@@ -336,9 +334,9 @@ class WarpBlender:
             edit = self.edit_for(face.track.id, face.crop, face.original, face.edited, crop_landmarks, face.mesh_flow)
             filt = self._filters.get(face.track.id) or OneEuroFilter(self.min_cutoff, self.beta, dtype=np.float32)
             seen[face.track.id] = filt
-            if self.outline:  # every edit on the turn's canvas, so the smoothing sees one shape per face
-                edit = edit.padded(turn_pad(face.original.shape[0]))
-            blend_layers(frame, filt(edit.stacked(), t), face.frame_to_crop, face.track.landmarks,
-                         self.work_factor * face.original.shape[0], self.margin_for(face.mesh_flow), edit.pad)
+            # with the outline, every edit on the turn's canvas, so the smoothing sees one shape per face
+            pad = max(edit.pad, turn_pad(face.original.shape[0])) if self.outline else edit.pad
+            blend_layers(frame, filt(edit.stacked(pad), t), face.frame_to_crop, face.track.landmarks,
+                         self.work_factor * face.original.shape[0], self.margin_for(face.mesh_flow), pad)
         self._filters = seen
         self.occluders.forget_except(set(seen))

@@ -123,3 +123,17 @@ def test_flow_on_a_large_render_is_taken_small_and_scaled_back(face):
     centre = flow[80:176, 80:176]
     assert flow.shape == (256, 256, 2)
     assert abs(float(np.median(centre[..., 0])) + 6.0) < 0.6 and abs(float(np.median(centre[..., 1]))) < 0.6
+
+
+def test_an_edit_stacked_on_a_padded_canvas_is_the_edit_framed_by_nothing(face):
+    _, landmarks, crop, m = face
+    original = crop.astype(np.float32) / 127.5 - 1.0
+    edit = warp_edit(make_flow_estimator(), crop, original, shifted(original, 1.5), apply_affine(m, landmarks), 0.12)
+    layers = edit.stacked()
+    np.testing.assert_array_equal(layers, np.dstack([edit.flow, edit.residual, edit.keep, edit.keep]))
+    padded = edit.stacked(10)
+    assert padded.shape == (84, 84, 7) and padded.dtype == np.float32
+    np.testing.assert_array_equal(padded[10:-10, 10:-10], layers)
+    padded[10:-10, 10:-10] = 0
+    assert not padded.any()  # nothing moves or changes on the padding
+    assert edit.stacked(0).shape == layers.shape  # a pad no larger than the edit's own adds nothing
