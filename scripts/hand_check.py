@@ -10,32 +10,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import cv2
 import mediapipe as mp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_hand_clip import UTKFACE, hand_entries, repo_clip, repo_hand_clip  # noqa: E402
-from occlusion_check import parse_edit  # noqa: E402
+from engines.config import EngineConfig
+from engines.profiles import PIPELINE_NETWORKS, load_engines
+from stream.alignment import AlignmentTemplate
+from stream.config import StreamConfig
+from stream.face_tracker import FaceTracker
+from stream.frame import Frame
+from stream.landmark_flow import OVAL
+from stream.stages import (AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage,
+                           geometric_edit)
 
-from engines.config import EngineConfig  # noqa: E402
-from engines.profiles import PIPELINE_NETWORKS, load_engines  # noqa: E402
-from stream.alignment import AlignmentTemplate  # noqa: E402
-from stream.config import StreamConfig  # noqa: E402
-from stream.face_tracker import FaceTracker  # noqa: E402
-from stream.frame import Frame  # noqa: E402
-from stream.landmark_flow import OVAL  # noqa: E402
-from stream.stages import (AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage,  # noqa: E402
-                           MeshFlowStage, geometric_edit)
+# siblings in scripts/ (a script's own folder is on its import path)
+from make_hand_clip import UTKFACE, hand_entries, repo_clip, repo_hand_clip  # isort: skip
+from occlusion_check import parse_edit  # isort: skip
 
 WARM = 6  # frames before the hand's: the face's memory is built on the uncovered face first
 
 
 def face_masks(frames: list[np.ndarray], grow: int = 12) -> list[np.ndarray]:
-    """Per frame (H,W) bool: the hull of the face's oval (face mesh, static mode, on the frames without the hand), grown."""
+    """Per frame (H,W) bool: the hull of the face's oval (face mesh, static mode, on the frames without the hand),
+    grown by `grow` px."""
     masks = []
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
@@ -98,7 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edit", action="append", help="e.g. age=+2,beard=+2 (repeat for several)")
     parser.add_argument("--clip", default="steady_face", choices=("steady_face", "smiling_face"))
-    parser.add_argument("--hands", default="", help="which hands of tests/data/hand_occluders.json (e.g. 0,2); all by default")
+    parser.add_argument("--hands", default="",
+                        help="which hands of tests/data/hand_occluders.json (e.g. 0,2); all by default")
     parser.add_argument("--photos", type=Path, default=UTKFACE, help="UTKFace's aligned & cropped folder")
     parser.add_argument("--sheet", type=Path, help="also write sheets of frames (raw, fade on, fade off) here: "
                         "one per edit and hand, named SHEET_<edit>_<hand>.png")
@@ -116,7 +117,8 @@ def main() -> None:
             print(json.dumps({"edit": edit, "hand": h, "clip": args.clip,
                               **hand_figures(frames, coverage, faces, faded, painted)}), flush=True)
             if args.sheet:
-                rows = [np.concatenate([x[i][130:330, 180:420] for x in (frames, faded, painted)], 1) for i in (18, 24, 30)]
+                rows = [np.concatenate([x[i][130:330, 180:420] for x in (frames, faded, painted)], 1)
+                        for i in (18, 24, 30)]
                 name = edit.replace("=", "").replace(",", "_").replace("+", "p").replace("-", "m")
                 cv2.imwrite(f"{args.sheet}_{name}_{h}.png", np.concatenate(rows, 0))
 

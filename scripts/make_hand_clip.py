@@ -42,7 +42,7 @@ def cut_out(entry: dict, scale: float, photos: Path = UTKFACE, flip: bool = Fals
     """The hand of one entry of hand_occluders.json, scaled by `scale`, its edge feathered by about a pixel."""
     photo = cv2.imread(str(photos / entry["photo"]))
     if photo is None:
-        raise SystemExit(f"{photos / entry['photo']}: cannot read the UTKFace photo; point --photos at UTKFace's "
+        raise SystemExit(f"{photos / entry['photo']}: cannot read the UTKFace photo; point --photos (or LIVEL2L_UTKFACE) at UTKFace's "
                          "aligned & cropped folder")
     polygon = np.array(entry["polygon"], np.float32)
     x0, y0 = np.floor(polygon.min(0)).astype(int)
@@ -120,7 +120,8 @@ PATH = ((150.0, 250.0), (450.0, 250.0))
 FLIPS = (False, True, False)  # hand_occluders.json's hands, mirrored where that makes them lead with the fingers
 
 
-def repo_hand_clip(index: int, clip: str = "steady_face", photos: Path = UTKFACE) -> tuple[list[np.ndarray], np.ndarray]:
+def repo_hand_clip(index: int, clip: str = "steady_face",
+                   photos: Path = UTKFACE) -> tuple[list[np.ndarray], np.ndarray]:
     """Hand `index` of hand_occluders.json across the mouth of a repo clip: frames and coverage."""
     entry = hand_entries()[index]
     hand = cut_out(entry, FACE_WIDTH / PHOTO_FACE_WIDTH, photos, flip=FLIPS[index])

@@ -4,7 +4,9 @@ Two cues, in the face-aligned crop (the same crop pixel is the same point of the
 
 - departure from the face's own look: a per-face memory of each crop pixel's colour and of how much it
   usually changes (talking, blinking, small turns), updated only where the face is not judged covered. A pixel
-  far further from its memory than it usually moves is covered. It needs WARM_FRAMES of the face first.
+  far further from its memory than it usually moves is covered, and so are the pixels joined to such a blob
+  that depart a little (a hand the colour of the face departs far only at its edges and creases). It needs
+  WARM_FRAMES of the face first.
 - disagreement with the re-rendered face G(w), far more than the inversion's usual error there. It works from
   a face's first frame, but only on what the encoder cannot draw: a real-face encoder reconstructs a cup too.
 """
@@ -25,10 +27,12 @@ LOW, HIGH = 1.5, 2.3
 DEPART_LOW, DEPART_HIGH = 2.5, 4.0
 FLOOR = 4.0
 # A hand the colour of the face departs from the memory only a little inside (a pink fist over a pink cheek: 1–2),
-# strongly at its edges and creases. What is connected to a surely covered blob and departs past GROW is covered
-# too; the uncovered face stays under it but for thin lines (p99 0.4–0.9 on the real clips, teeth aside).
+# far at its edges and creases. What is joined to a surely covered blob and departs past GROW is covered too. It
+# needs a sure blob to start from: a smile alone grows nothing (the smiling clip's face: p99 0.4–1.0).
 GROW = 1.2
-GROW_REACH = 8  # … at most this many pixels (at WORK_SIDE) from the sure blob: a hand's inside, not the whole face
+# … at most this many pixels (at WORK_SIDE) from the sure blob: the face beside a hand departs 2–3 while the hand is
+# there, and without a reach it is flooded (steady_face with a fist keeps 0.82–0.84 of its edit instead of 0.89).
+GROW_REACH = 8
 WARM_FRAMES = 5  # frames of a face before its memory is trusted; until then only G(w) judges
 RATE = 0.08  # memory update per frame where the face is seen (a time constant of about 12 frames)
 # Where it is judged covered the memory stays as it was, for HOLD_FRAMES; then it learns again: what stays that

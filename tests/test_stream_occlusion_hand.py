@@ -64,7 +64,8 @@ def faces() -> list[np.ndarray]:
     return masks
 
 
-@pytest.mark.parametrize("edit", [{"age": 2.0, "beard": 2.0}, {"smile": 2.0, "yaw": 2.0}], ids=["age_beard", "smile_yaw"])
+@pytest.mark.parametrize("edit", [{"age": 2.0, "beard": 2.0}, {"smile": 2.0, "yaw": 2.0}],
+                         ids=["age_beard", "smile_yaw"])
 @pytest.mark.parametrize("hand", [0, 1], ids=["adult_fingers", "infant_fist"])
 def test_a_real_hand_over_the_mouth_carries_no_painted_features(engines, faces, hand, edit):
     """Hand 0: an adult's fingers; hand 1: an infant's fist, both the pinkish colour of the face under them
