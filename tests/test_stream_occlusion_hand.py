@@ -87,6 +87,6 @@ def test_a_real_hand_over_the_mouth_carries_no_painted_features(engines, faces, 
             on_face[fade].append(diff[bare].mean())
     assert len(on_hand[True]) >= 25  # the hand is over the face for most of the clip
     assert np.mean(on_hand[False]) > 5  # without the fade the edit lands on the hand: measured 9–34 levels
-    # measured 0.002–0.11 of it with the fade
+    # measured 0.005–0.11 of it with the fade
     assert np.mean(on_hand[True]) < 0.2 * np.mean(on_hand[False])
-    assert np.mean(on_face[True]) > 0.85 * np.mean(on_face[False])  # the face beside the hand: measured 0.89–0.93
+    assert np.mean(on_face[True]) > 0.85 * np.mean(on_face[False])  # the face beside the hand: measured 0.89–0.90
