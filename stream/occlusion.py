@@ -4,7 +4,9 @@ Two cues, in the face-aligned crop (the same crop pixel is the same point of the
 
 - departure from the face's own look: a per-face memory of each crop pixel's colour and of how much it
   usually changes (talking, blinking, small turns), updated only where the face is not judged covered. A pixel
-  far further from its memory than it usually moves is covered. It needs WARM_FRAMES of the face first.
+  far further from its memory than it usually moves is covered, and so are the pixels joined to such a blob
+  that depart a little (a hand the colour of the face departs far only at its edges and creases). It needs
+  WARM_FRAMES of the face first.
 - disagreement with the re-rendered face G(w), far more than the inversion's usual error there. It works from
   a face's first frame, but only on what the encoder cannot draw: a real-face encoder reconstructs a cup too.
 """
@@ -24,6 +26,13 @@ LOW, HIGH = 1.5, 2.3
 # of the face stays under 2.8 (a cup: 8–11); what goes past is thin (teeth), and keep_from opens that away.
 DEPART_LOW, DEPART_HIGH = 2.5, 4.0
 FLOOR = 4.0
+# A hand the colour of the face departs from the memory only a little inside (a pink fist over a pink cheek: 1–2),
+# far at its edges and creases. What is joined to a surely covered blob and departs past GROW is covered too. It
+# needs a sure blob to start from: a smile alone grows nothing (the smiling clip's face: p99 0.4–1.0).
+GROW = 1.2
+# … at most this many pixels (at WORK_SIDE) from the sure blob: the face beside a hand departs 2–3 while the hand is
+# there, and without a reach it is flooded (steady_face with a fist keeps 0.82–0.84 of its edit instead of 0.89).
+GROW_REACH = 8
 WARM_FRAMES = 5  # frames of a face before its memory is trusted; until then only G(w) judges
 RATE = 0.08  # memory update per frame where the face is seen (a time constant of about 12 frames)
 # Where it is judged covered the memory stays as it was, for HOLD_FRAMES; then it learns again: what stays that
@@ -76,6 +85,27 @@ def departure(colours: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> n
 def covered_by_departure(depart: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """(S,S) in [0, 1], how covered each pixel is by its departure, against its usual change `spread`."""
     return np.clip((depart / (spread + FLOOR) - DEPART_LOW) / (DEPART_HIGH - DEPART_LOW), 0.0, 1.0)
+
+
+def grow_covered(covered: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """(S,S) in [0, 1]: `covered`, and fully covered where a pixel departs past GROW (`ratio`: departure over the
+    pixel's usual change) and is connected through such pixels to a blob surely covered (covered = 1 after the
+    opening keep_from does: a blob, not a speckle)."""
+    size = covered.shape[0]
+    k = max(3, (size // 16) | 1)
+    seeds = cv2.morphologyEx((covered >= 1.0).astype(np.uint8), cv2.MORPH_OPEN,
+                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    if not seeds.any():
+        return covered
+    allowed = (ratio > GROW).astype(np.uint8)
+    grown = seeds & allowed
+    step = np.ones((3, 3), np.uint8)
+    for _ in range(max(1, GROW_REACH * size // WORK_SIDE)):  # seeds flooded through the allowed pixels
+        more = cv2.dilate(grown, step) & allowed
+        if np.array_equal(more, grown):
+            break
+        grown = more
+    return np.maximum(covered, grown.astype(np.float32))
 
 
 def keep_from(covered: np.ndarray) -> np.ndarray:
@@ -133,7 +163,8 @@ class OcclusionTracker:
         covered = covered_by_disagreement(dist, mask, memory.usual)
         depart = departure(colours, memory.colours, mask)
         if memory.frames >= WARM_FRAMES:
-            covered = np.maximum(covered, covered_by_departure(depart, memory.spread))
+            ratio = depart / (memory.spread + FLOOR)
+            covered = grow_covered(np.maximum(covered, covered_by_departure(depart, memory.spread)), ratio)
         keep = keep_from(covered)
         seen = keep > 0.9
         memory.covered_for = np.where(seen, 0, memory.covered_for + 1)

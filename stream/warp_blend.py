@@ -36,7 +36,7 @@ MIN_MOVE_PX = 0.2  # below this displacement (frame px) a pixel is not moved: a 
 OUTLINE = 0.05  # with the mesh's flow: the face moves this fraction of its width past its hull, fading out over as much
 OUTLINE_MARGIN = 0.12  # … inside the face region grown by this (≥ 2 × OUTLINE: nothing changes past the region)
 TURN_MARGIN = 0.4  # a head turn reaches (TURN_RING − 1) / 2 of the face past its landmarks' box
-COVERED = (0.2, 0.5)  # keep below the first: surely covered, held still under a geometric edit; above the second: moves
+COVERED = (0.2, 0.5)  # keep below the first: surely covered, held still and unpainted; above the second: moves
 BAND_ROWS = 48  # full-resolution work goes in bands of this many rows, each as wide as its changing cells reach
 
 
@@ -44,13 +44,16 @@ BAND_ROWS = 48  # full-resolution work goes in bands of this many rows, each as 
 class WarpEdit:
     """One face's edit in crop space: flow (S,S,2) crop px with edited(x) ≈ original(x + flow(x)),
     residual (S,S,3) BGR in 0…255 units, keep (S,S) in [0, 1]: where the residual may show, and move (S,S)
-    in [0, 1]: where the face may move (keep itself when None)."""
+    in [0, 1]: where the face may move (keep itself when None). held (S,S) in [0, 1], when not None: where
+    something surely covers the face in this frame; the blend neither moves nor paints it there, whatever the
+    smoothing over time still carries from earlier frames."""
 
     flow: np.ndarray
     residual: np.ndarray
     keep: np.ndarray
     move: np.ndarray | None = None
     pad: int = 0  # the layers cover the crop padded by this many crop px each way (a head turn's canvas)
+    held: np.ndarray | None = None
 
     def stacked(self, pad: int = 0) -> np.ndarray:
         """(S,S,7) float32: flow, residual, keep, move; on the crop padded to `pad` px each way where that is more
@@ -65,6 +68,15 @@ class WarpEdit:
     @classmethod
     def unstack(cls, layers: np.ndarray, pad: int = 0) -> "WarpEdit":
         return cls(layers[..., :2], layers[..., 2:5], layers[..., 5], layers[..., 6], pad)
+
+    def unheld(self, layers: np.ndarray) -> np.ndarray:
+        """Stacked layers (e.g. smoothed over time, on this edit's canvas or one padded more) with nothing moved or
+        painted where this edit is held."""
+        if self.held is None or not self.held.any():
+            return layers
+        more = (layers.shape[0] - self.held.shape[0]) // 2
+        held = cv2.copyMakeBorder(self.held, more, more, more, more, cv2.BORDER_CONSTANT, value=0)
+        return layers * (1.0 - held)[..., None]
 
 
 def make_flow_estimator() -> cv2.DISOpticalFlow:
@@ -121,15 +133,17 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     # follows the face inward, but never past the camera face's own hull: the edit must not leak off the face
     mask = np.minimum(warp_by_flow(hull, flow), hull)
     residual = tame_residual((edited - moved) * 127.5, camera_crop, (moved + 1.0) * 127.5, mask)
+    # what surely covers the face (keep below COVERED[0]; a fade of the partly covered would tear a moved face)
+    held = None if keep is None else np.clip((COVERED[1] - keep) / (COVERED[1] - COVERED[0]), 0.0, 1.0)
     if keep is not None:
         mask = mask * keep
     if mesh is None:
-        return WarpEdit(flow, residual, mask)
+        return WarpEdit(flow, residual, mask, held=held)
     move = support_mask(crop_landmarks, original.shape[0], OUTLINE)
     if keep is not None:
         move = move * keep
     if mesh.pose is None:
-        return WarpEdit(flow, residual, mask, move)
+        return WarpEdit(flow, residual, mask, move, held=held)
     # What the warp draws as geometry (a head turn, a smile, a hairline): the edited face (the camera's pixels
     # moved by the masked flow, plus the residual) moved on by the pose flow, on the padded canvas; where it
     # moves is baked in. What surely covers the face (keep below COVERED) stays where it is — a cup held in
@@ -138,12 +152,17 @@ def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.nda
     pad = (mesh.pose.shape[0] - original.shape[0]) // 2
     layers = WarpEdit(flow * move[..., None], residual, mask, move).stacked(pad)
     turned = WarpEdit.unstack(warp_by_flow(layers, mesh.pose), pad)
-    held = None if keep is None else np.clip((COVERED[1] - keep) / (COVERED[1] - COVERED[0]), 0.0, 1.0)
-    if held is None or not held.any():
-        turned.flow += mesh.pose
-    else:
-        turned.flow += mesh.pose * (1.0 - cv2.copyMakeBorder(held, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0))[..., None]
+    turned.flow += mesh.pose
     turned.move = np.ones_like(turned.keep)
+    if held is not None:
+        # held where it is in the output: neither the pose nor the face's own move (which the pose brings from
+        # beside the occluder) moves it, and nothing is painted on it
+        turned.held = cv2.copyMakeBorder(held, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+        free = 1.0 - turned.held
+        turned.flow *= free[..., None]
+        turned.residual *= free[..., None]
+        turned.keep *= free
+        turned.move *= free
     return turned
 
 
@@ -336,7 +355,9 @@ class WarpBlender:
             seen[face.track.id] = filt
             # with the outline, every edit on the turn's canvas, so the smoothing sees one shape per face
             pad = max(edit.pad, turn_pad(face.original.shape[0])) if self.outline else edit.pad
-            blend_layers(frame, filt(edit.stacked(pad), t), face.frame_to_crop, face.track.landmarks,
+            # smoothed over time, but what covers the face now is held now (a hand moving over the mouth is not
+            # bent or painted for the frames the smoothing takes to follow it)
+            blend_layers(frame, edit.unheld(filt(edit.stacked(pad), t)), face.frame_to_crop, face.track.landmarks,
                          self.work_factor * face.original.shape[0], self.margin_for(face.mesh_flow), pad)
         self._filters = seen
         self.occluders.forget_except(set(seen))

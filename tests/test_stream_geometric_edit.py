@@ -228,4 +228,4 @@ def test_a_cup_over_the_mouth_is_held_still_while_the_face_turns(engines):
         stages[4].close()
         on_cup[occlusion] = float(np.mean(changes))
     assert on_cup[False] > 20  # bent with the face when nothing holds it
-    assert on_cup[True] < 0.3 * on_cup[False]  # measured 6.7 against 51.2 levels
+    assert on_cup[True] < 0.3 * on_cup[False]  # measured 0.0 against 51.2 levels (6.7 when smoothing held late)

@@ -76,8 +76,8 @@ def test_no_edit_is_painted_on_a_cup_passing_over_the_mouth(shipped_config):
             on.append(diff[cup].mean())
             off.append(diff[near].mean())
     assert np.mean(on_cup_painted) > 1.0  # without the fade the edit lands on the cup
-    assert np.mean(on_cup_faded) < 0.4 * np.mean(on_cup_painted)  # measured 0.7 vs 12.8
-    assert np.mean(off_cup_faded) > 0.7 * np.mean(off_cup_painted)  # the uncovered face keeps its edit: 6.8 vs 7.0
+    assert np.mean(on_cup_faded) < 0.4 * np.mean(on_cup_painted)  # measured 0.0 vs 14.6
+    assert np.mean(off_cup_faded) > 0.7 * np.mean(off_cup_painted)  # the uncovered face keeps its edit: 7.8 vs 8.2
 
 
 def test_a_smile_is_not_taken_for_an_occluder(shipped_config):
