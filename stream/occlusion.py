@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from stream.blending import match_colours
+from stream.landmark_flow import FLOW_POINTS, GRID, spline_on_grid
 
 # Disagreement with G(w) in multiples of the face's usual disagreement: below LOW nothing is covered, above HIGH all.
 LOW, HIGH = 1.5, 2.3
@@ -38,6 +39,11 @@ RATE = 0.08  # memory update per frame where the face is seen (a time constant o
 # Where it is judged covered the memory stays as it was, for HOLD_FRAMES; then it learns again: what stays that
 # long (a face change mistaken for an occluder, a lamp lit on one side, or a hand held still) becomes the face.
 HOLD_FRAMES = 60
+# The memory lives on the face's shape when it was first seen: each frame is warped onto it through the face mesh's
+# landmarks (a thin-plate spline through every other point of the contours and nose), so a smile or a turn that
+# moves the cheeks is not a departure (a broad smile otherwise judged 15 % of the crop covered, and the warp held
+# it still under a head turn: a torn cheek), while a hand, which the mesh does not follow, still is.
+SHAPE_POINTS = FLOW_POINTS[::2]
 WORK_SIDE = 64  # larger crops are judged shrunk to this: an occluder is a blob, and the cost stays a crop's at 64 px
 
 
@@ -58,12 +64,14 @@ def length(vectors: np.ndarray) -> np.ndarray:
 
 
 def covered_by_disagreement(dist: np.ndarray, mask: np.ndarray, usual: np.ndarray | None) -> np.ndarray:
-    """(S,S) in [0, 1], how covered each pixel is by G(w)'s disagreement `dist`, against the face's median
-    disagreement and its usual one per pixel (None: the median only)."""
+    """(S,S) in [0, 1], how covered each pixel of the face's hull `mask` is by G(w)'s disagreement `dist`, against
+    the face's median disagreement and its usual one per pixel (None: the median only). Off the hull it says
+    nothing: the render never draws what is behind the face (a door's edge beside a cheek read as a cover there,
+    and a head turn then held the cheek still)."""
     typical = float(np.median(dist[mask > 0.5]))
     typical = np.maximum(usual, typical) if usual is not None else typical
     ratio = dist / (typical + 4.0)  # +4: a perfect inversion must not make noise an occluder
-    return np.clip((ratio - LOW) / (HIGH - LOW), 0.0, 1.0)
+    return np.clip((ratio - LOW) / (HIGH - LOW), 0.0, 1.0) * (mask > 0.5)
 
 
 def face_colours(camera: np.ndarray) -> np.ndarray:
@@ -131,6 +139,7 @@ class FaceMemory:
     spread: np.ndarray
     covered_for: np.ndarray
     frames: int = 1
+    shape: np.ndarray | None = None  # (n, 2) the landmarks (SHAPE_POINTS) the memory's pixels sit on
 
 
 class OcclusionTracker:
@@ -140,15 +149,40 @@ class OcclusionTracker:
     def __init__(self):
         self._memory: dict[int, FaceMemory] = {}
 
-    def keep(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def keep(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray,
+             points: np.ndarray | None = None) -> np.ndarray:
         """(S,S) in [0, 1]: 1 where the edit may show, 0 where the face is covered. `camera` is the aligned
-        BGR uint8 crop, `render` G(w) in [-1, 1], `mask` the face's hull in the crop."""
+        BGR uint8 crop, `render` G(w) in [-1, 1], `mask` the face's hull in the crop, `points` (468+, 2) the face
+        mesh's landmarks in crop px (None: judged where the pixels are, as if the face never changed shape)."""
         size = mask.shape[0]
-        if size <= WORK_SIDE:
-            return self._keep(face_id, camera, render, mask)
-        camera, render, mask = (cv2.resize(a, (WORK_SIDE, WORK_SIDE), interpolation=cv2.INTER_AREA)
-                                for a in (camera, render, mask))
-        return cv2.resize(self._keep(face_id, camera, render, mask), (size, size), interpolation=cv2.INTER_LINEAR)
+        if size > WORK_SIDE:
+            camera, render, mask = (cv2.resize(a, (WORK_SIDE, WORK_SIDE), interpolation=cv2.INTER_AREA)
+                                    for a in (camera, render, mask))
+            points = None if points is None else points * (WORK_SIDE / size)
+        keep = self._on_shape(face_id, camera, render, mask, points)
+        return keep if size <= WORK_SIDE else cv2.resize(keep, (size, size), interpolation=cv2.INTER_LINEAR)
+
+    def _on_shape(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray,
+                  points: np.ndarray | None) -> np.ndarray:
+        """_keep on the memory's shape: the crop warped onto the landmarks the memory was started on, and the
+        keep warped back."""
+        memory = self._memory.get(face_id)
+        if points is None or memory is None or memory.shape is None:
+            keep = self._keep(face_id, camera, render, mask)
+            if points is not None and face_id in self._memory:
+                self._memory[face_id].shape = points[SHAPE_POINTS, :2].astype(np.float64)
+            return keep
+        size = mask.shape[0]
+        here = points[SHAPE_POINTS, :2].astype(np.float64)
+        grid = np.arange(size, dtype=np.float32)
+
+        def onto(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+            return cv2.remap(image, grid[None, :] + flow[..., 0], grid[:, None] + flow[..., 1], cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        to_memory = spline_on_grid(memory.shape, here, size, GRID)  # memory pixel x shows the crop's x + flow
+        camera, render, mask = (onto(a, to_memory) for a in (camera, render, mask))
+        keep = self._keep(face_id, camera, render, mask)
+        return onto(keep, spline_on_grid(here, memory.shape, size, GRID))
 
     def _keep(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if np.count_nonzero(mask > 0.5) < 16:

@@ -341,7 +341,7 @@ class WarpBlender:
         keep = None
         if self.occlusion:
             hull = crop_hull_mask(crop_landmarks, original.shape[0], 0.02)
-            keep = self.occluders.keep(face_id, camera_crop, original, hull)
+            keep = self.occluders.keep(face_id, camera_crop, original, hull, crop_landmarks)
         return warp_edit(self.dis, camera_crop, original, edited, crop_landmarks, self.feather, keep, mesh)
 
     def blend(self, frame: np.ndarray, faces: list, t: float) -> None:
