@@ -41,11 +41,11 @@ BRIDGE_V = -0.30  # where on the lens' inner edge the bridge starts
 
 # Full strength (+2): the rim's thickness as a fraction of the eye's width, its grey and opacity; the
 # lens tint and reflection; the shadow on the skin. +1 is RAMP_LOW of the thickness.
-RIM = 0.085
+RIM = 0.075
 RIM_GREY = 28.0  # the frame is a near-black grey (0…255)
 RIM_ALPHA = 0.94
 ARM = 0.75  # the arms' thickness against the rim's
-HIGHLIGHT_ALPHA = 0.12  # a thin lighter edge on the rim's upper side (a lit frame is not flat black)
+HIGHLIGHT_ALPHA = 0.09  # a thin lighter edge on the rim's upper side (a lit frame is not flat black)
 TINT = 0.07  # how much light the lens takes off (a faint grey)
 GLARE_ALPHA = 0.10
 SHADOW_ALPHA = 0.30

@@ -72,6 +72,8 @@ class EditTally:
             "unit": unit,
             "raw": mean(r[:, 0]) if unit else None,
             "output": mean(r[:, 1]) if unit else None,
+            # the output reading 80 % of the frames read reach (a target like "≥ 0.8 on 80 % of frames")
+            "output_p20": round(float(np.percentile(r[:, 1], 20)), 4) if unit and len(r) else None,
             "identity_dlib": mean(self.identity),
             "identity_dlib_max": round(float(np.max(self.identity)), 4) if self.identity else None,
             "outside": mean(self.outside),
