@@ -109,7 +109,7 @@ class StreamConfig:
         for attribute, (step, most) in self.geometric_steps().items():
             scale, unit = GEOMETRIC_UNITS[attribute]
             drawn[attribute] = (scale * step, unit, scale * most)
-        if self.drawn_glasses:
+        if self.drawn_glasses and "glasses" in units:
             drawn["glasses"] = DRAWN_GLASSES_UNIT
         return drawn
 
