@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import skimage.data
 import numpy as np
 import pytest
 from stream_media import TEMPLATE, read_video
@@ -161,3 +162,55 @@ def test_the_hud_says_the_glasses_are_drawn():
     assert state.describe("glasses", 1.0) == "glasses +1.00 (≈ +50 % of the drawn glasses (− side: the mapper))"
     assert StreamConfig(drawn_glasses=False).live_units({"glasses": (0.3, "glasses score")})["glasses"] == \
         (0.3, "glasses score")
+
+
+def test_no_glasses_on_a_cup_held_over_an_eye(engines):
+    """steady_face.mp4 with scikit-image's coffee cup (a real photo, CC0) held still over the right eye from frame
+    8 on: through the live stages, the occlusion memory finds it and the glasses are not painted on it, while the
+    other eye still gets its rim."""
+    frames = read_video(DATA / "steady_face.mp4")[:20]
+    cup = cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR)[10:390, 130:510]
+    cfg = StreamConfig()
+    geometric, glasses = geometric_edit(cfg, engines.attributes), drawn_glasses(cfg, engines.attributes)
+    changes: dict[bool, list[tuple[float, float]]] = {}
+    for occlusion in (True, False):
+        tracker = FaceTracker(1)
+        stages = [DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5),
+                  GenerateStage(engines.editor, geometric, glasses), MeshFlowStage(geometric),
+                  BlendStage("warp", cfg.feather, True, occlusion, outline=True, glasses=glasses)]
+        changes[occlusion] = []
+        disc = None
+        for i, image in enumerate(frames):
+            image = image.copy()
+            if i == 0:
+                landmarks = tracker.update(image, 0.0)[0].landmarks  # where the eyes are, to place the cup
+                tracker.close()
+                tracker = stages[0].tracker = FaceTracker(1)
+                eye = landmarks[list(EYES["right"]["contour"])].mean(0)
+                side = int(2.2 * np.linalg.norm(landmarks[33] - landmarks[133])) | 1
+                disc = (int(eye[0]) - side // 2, int(eye[1]) - side // 2, side)
+                other = landmarks[list(EYES["left"]["contour"])].mean(0).astype(int)
+            x0, y0, side = disc
+            yy, xx = np.mgrid[:side, :side]
+            on_cup = (xx - side / 2) ** 2 + (yy - side / 2) ** 2 < (side / 2) ** 2
+            if i >= 8:
+                patch = image[y0:y0 + side, x0:x0 + side]
+                patch[on_cup] = cv2.resize(cup, (side, side), interpolation=cv2.INTER_AREA)[on_cup]
+            frame = Frame(i, image, 0.0, i / 25)
+            frame.delta = np.zeros(len(engines.attributes), np.float32)
+            frame.delta[glasses] = 2.0
+            raw = image.copy()
+            for stage in stages:
+                stage.process(frame)
+            if i >= 14:
+                diff = np.abs(frame.output.astype(int) - raw).max(2)
+                inner = (xx - side / 2) ** 2 + (yy - side / 2) ** 2 < (0.4 * side) ** 2
+                r = side // 2
+                changes[occlusion].append((float(diff[y0:y0 + side, x0:x0 + side][inner].mean()),
+                                           float(diff[other[1] - r:other[1] + r, other[0] - r:other[0] + r].mean())))
+        tracker.close()
+        stages[4].close()
+    covered, bare = np.mean(changes[True], 0), np.mean(changes[False], 0)
+    assert bare[0] > 5  # without the occlusion cue the rim is painted over the cup
+    assert covered[0] < 0.3 * bare[0]  # measured 0.0 against 27.8 levels
+    assert covered[1] > 0.7 * bare[1]  # the uncovered eye keeps its glasses (22.4 against 25.5)
