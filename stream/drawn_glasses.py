@@ -66,6 +66,15 @@ class GlassesShape:
     arms: list[np.ndarray]
     rim: float
 
+    def parts(self) -> list[list[np.ndarray]]:
+        """The frame's filled outlines, one group per fill: a ring round each lens (two loops, even-odd), the
+        bridge, the arms thinning towards the ears."""
+        lenses = np.stack(self.lenses)  # both rings at once: (2, n, 2)
+        normal = normals(np.roll(lenses, -1, 1) - np.roll(lenses, 1, 1))
+        rings = [[lens + n * (self.rim / 2), lens - n * (self.rim / 2)] for lens, n in zip(lenses, normal)]
+        return rings + [strip(self.bridge, self.rim)] + [strip(arm, np.array([ARM, 0.7 * ARM]) * self.rim)
+                                                         for arm in self.arms]
+
     def box(self, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
         """x0, y0, x1, y1 of what is drawn (with room for the rim and its shadow), clipped to the frame."""
         pts = np.vstack(self.lenses + [self.bridge] + self.arms)
@@ -77,31 +86,52 @@ class GlassesShape:
         return (int(x0), int(y0), int(x1), int(y1)) if x1 - x0 > 2 and y1 - y0 > 2 else None
 
 
-def lens_outline(points: np.ndarray, eye: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(LENS_POINTS, 2) one lens in frame pixels, and its hinge and bridge ends."""
-    outer, inner = points[eye["outer"]], points[eye["inner"]]
-    centre = points[list(eye["contour"])].mean(0)
-    along = outer - inner  # one eye width, outward
-    down = centre - points[list(eye["brow"])].mean(0)  # brow → eye centre
-
-    def at(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return centre + np.outer(u, along) + np.outer(v, down)
-
-    angle = np.linspace(0.0, 2 * np.pi, LENS_POINTS, endpoint=False)
+def unit_lens(count: int = LENS_POINTS) -> np.ndarray:
+    """(count, 2) the lens outline in its eye's frame (u, v): a superellipse, wider at its top."""
+    angle = np.linspace(0.0, 2 * np.pi, count, endpoint=False)
     c, s = np.cos(angle), np.sin(angle)
     u = np.sign(c) * np.abs(c) ** (2 / LENS_POWER)
     v = np.sign(s) * np.abs(s) ** (2 / LENS_POWER)
-    u = u * (1.0 - LENS_TOP_WIDER * (v - 1.0) / 2)  # v = −1 (top): widest
-    lens = at(LENS_CENTRE[0] + LENS_HALF[0] * u, LENS_CENTRE[1] + LENS_HALF[1] * v)
+    return lens_point(u, v)
 
-    def edge(side: float, v_at: float) -> np.ndarray:
-        """The lens' point on its outer (side +1) or inner (−1) edge at height v_at (lens units)."""
-        vv = np.clip(v_at, -0.999, 0.999)
-        uu = (1.0 - np.abs(vv) ** LENS_POWER) ** (1 / LENS_POWER) * (1.0 - LENS_TOP_WIDER * (vv - 1.0) / 2)
-        return at(np.array([LENS_CENTRE[0] + side * LENS_HALF[0] * uu]),
-                  np.array([LENS_CENTRE[1] + LENS_HALF[1] * vv]))[0]
 
-    return lens, edge(1.0, HINGE_V), edge(-1.0, BRIDGE_V)
+def lens_point(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(n, 2) eye-frame points of the lens' (u, v) in [-1, 1]² (v = −1 is its top, the widest)."""
+    u = u * (1.0 - LENS_TOP_WIDER * (v - 1.0) / 2)
+    return np.column_stack([LENS_CENTRE[0] + LENS_HALF[0] * u, LENS_CENTRE[1] + LENS_HALF[1] * v])
+
+
+def lens_edge(side: float, v: float) -> np.ndarray:
+    """(2,) eye-frame point on the lens' outer (side +1) or inner (−1) edge at height v in (−1, 1)."""
+    return lens_point(np.array([side * (1.0 - abs(v) ** LENS_POWER) ** (1 / LENS_POWER)]), np.array([v]))[0]
+
+
+# the lens outline, hinge and bridge end in the eye's frame, one row each: the same for every face
+LENS_FRAME = np.vstack([unit_lens(), lens_edge(1.0, HINGE_V), lens_edge(-1.0, BRIDGE_V)])
+
+
+def lens_outline(points: np.ndarray, eye: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(LENS_POINTS, 2) one lens in frame pixels, and its hinge and bridge ends."""
+    centre = points[list(eye["contour"])].mean(0)
+    along = points[eye["outer"]] - points[eye["inner"]]  # one eye width, outward
+    down = centre - points[list(eye["brow"])].mean(0)  # brow → eye centre
+    placed = centre + LENS_FRAME @ np.stack([along, down])
+    return placed[:-2], placed[-2], placed[-1]
+
+
+def normals(tangents: np.ndarray) -> np.ndarray:
+    """(..., 2) unit normals of (..., 2) tangents (turned a quarter clockwise in image axes)."""
+    length = np.sqrt((tangents * tangents).sum(-1, keepdims=True))
+    return np.stack([-tangents[..., 1], tangents[..., 0]], -1) / np.maximum(length, 1e-9)
+
+
+def strip(line: np.ndarray, width: np.ndarray | float) -> list[np.ndarray]:
+    """The outline of a band `width` px wide (per point, or one width) along an open polyline, as one polygon."""
+    tangent = np.empty_like(line)
+    tangent[1:-1] = line[2:] - line[:-2]
+    tangent[0], tangent[-1] = line[1] - line[0], line[-1] - line[-2]
+    side = normals(tangent) * (np.asarray(width, np.float64) / 2).reshape(-1, 1)
+    return [np.concatenate([line + side, (line - side)[::-1]])]
 
 
 def glasses_shape(points: np.ndarray, strength: float) -> GlassesShape:
@@ -135,33 +165,47 @@ def fixed(points: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
     return np.round((points - np.asarray(origin, np.float64)) * (1 << SUBPIXEL)).astype(np.int32)
 
 
-def soft_layers(shape: GlassesShape, box: tuple[int, int, int, int], opacity: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def rim_mask(parts: list[list[np.ndarray]], origin: tuple[float, float], size: tuple[int, int],
+             scale: float = 1.0) -> np.ndarray:
+    """uint8 (h, w), anti-aliased: the frame's parts (GlassesShape.parts) on a grid of `size` whose pixel (0, 0)
+    is the frame's `origin`, `scale` grid px a frame px."""
+    out = np.zeros((size[1], size[0]), np.uint8)
+    o = np.asarray(origin, np.float64) * scale
+    for part in parts:
+        cv2.fillPoly(out, [fixed(p * scale, o) for p in part], 255, cv2.LINE_AA, SUBPIXEL)
+    return out
+
+
+def glare_band(lens: np.ndarray) -> np.ndarray:
+    """(4, 2) a diagonal band across the lens' box, rising to the right through its upper part: where a window's
+    reflection lies."""
+    lo, hi = lens.min(0), lens.max(0)
+    centre, half = (lo + hi) / 2, (hi - lo) / 2
+    corners = [(-1.5, c + 1.5) for c in (-0.55, -0.15)] + [(1.5, c - 1.5) for c in (-0.15, -0.55)]
+    return centre + np.array(corners) * half
+
+
+def soft_layers(shape: GlassesShape, parts: list[list[np.ndarray]], box: tuple[int, int, int, int],
+                opacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (h, w) over the box on a coarse grid (opacity's): what of the camera's pixel stays (255: all) under
     the rim's shadow on the skin and the lens' tint, and the reflected light added on the lenses (a soft diagonal
     band across each lens' upper part), both already faded by `opacity`."""
     x0, y0, x1, y1 = box
     size = (opacity.shape[1], opacity.shape[0])
-    fx, fy = size[0] / (x1 - x0), size[1] / (y1 - y0)
-    to_grid = np.array([fx, fy])
-    rim, lens = np.zeros(opacity.shape, np.uint8), np.zeros(opacity.shape, np.uint8)
-    outlines = [fixed(p * to_grid, (x0 * fx, y0 * fy)) for p in shape.lenses]
-    cv2.fillPoly(lens, outlines, 255, cv2.LINE_AA, SUBPIXEL)
-    cv2.polylines(rim, outlines, True, 255, max(1, int(round(shape.rim * fx))), cv2.LINE_AA, SUBPIXEL)
-    lens_f = lens.astype(np.float32) * (1 / 255)
-    # the shadow: the rim dropped by its thickness and blurred, on the skin
-    drop = np.float32([[1, 0, 0], [0, 1, shape.rim * fy]])
-    shadow = cv2.GaussianBlur(cv2.warpAffine(rim, drop, size), (0, 0), max(0.6, 0.8 * shape.rim * fx))
-    xs = (np.arange(size[0], dtype=np.float32) + 0.5) / fx + x0
-    ys = (np.arange(size[1], dtype=np.float32) + 0.5)[:, None] / fy + y0
-    shine = np.zeros(opacity.shape, np.float32)
+    scale = size[0] / (x1 - x0)
+    origin = np.array([x0, y0], np.float64) * scale
+    lens, band = np.zeros(opacity.shape, np.uint8), np.zeros(opacity.shape, np.uint8)
+    cv2.fillPoly(lens, [fixed(p * scale, origin) for p in shape.lenses], 255, cv2.LINE_AA, SUBPIXEL)
     for outline in shape.lenses:
-        lo, hi = outline.min(0), outline.max(0)
-        centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1.0)
-        across = ((xs - centre[0]) / half[0] + (ys - centre[1]) / half[1] + 0.35) / 0.28
-        shine = np.maximum(shine, np.exp(-across * across))
+        cv2.fillConvexPoly(band, fixed(glare_band(outline) * scale, origin), 255, cv2.LINE_AA, SUBPIXEL)
+    # the shadow: the rim dropped by its thickness; it and the reflection blurred together
+    dropped = np.zeros(opacity.shape, np.uint8)
+    drop = max(1, int(round(shape.rim * scale)))
+    dropped[drop:] = rim_mask(parts, (x0, y0), size, scale)[:-drop]
+    shadow, shine = cv2.split(cv2.GaussianBlur(cv2.merge([dropped, band]), (0, 0), max(0.6, 0.8 * shape.rim * scale)))
+    lens_f = lens.astype(np.float32) * (1 / 255)
     stays = 255.0 - opacity * (SHADOW_ALPHA * shadow * (1.0 - lens_f) + (TINT * 255.0) * lens_f)
-    return cv2.convertScaleAbs(stays), cv2.convertScaleAbs(opacity * shine * lens_f, alpha=GLARE_ALPHA * 255.0)
+    return cv2.convertScaleAbs(stays), cv2.convertScaleAbs(opacity * shine * lens_f, alpha=GLARE_ALPHA)
 
 
 def draw_glasses(frame: np.ndarray, points: np.ndarray, strength: float,
@@ -188,18 +232,13 @@ def draw_glasses(frame: np.ndarray, points: np.ndarray, strength: float,
         grid_to_frame = np.array([[1 / fx, 0, x0 + 0.5 / fx - 0.5], [0, 1 / fy, y0 + 0.5 / fy - 0.5], [0, 0, 1]])
         opacity *= cv2.warpAffine(keep.astype(np.float32), frame_to_keep.astype(np.float64) @ grid_to_frame, grid,
                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    stays, shine = (cv2.resize(a, full, interpolation=cv2.INTER_LINEAR) for a in soft_layers(shape, box, opacity))
-    rim, light = np.zeros((full[1], full[0]), np.uint8), np.zeros((full[1], full[0]), np.uint8)
-    thick = max(1, int(round(shape.rim)))
-    outlines = [fixed(p, (x0, y0)) for p in shape.lenses]
-    cv2.polylines(rim, outlines, True, 255, thick, cv2.LINE_AA, SUBPIXEL)
-    cv2.polylines(rim, [fixed(shape.bridge, (x0, y0))], False, 255, thick, cv2.LINE_AA, SUBPIXEL)
-    cv2.polylines(rim, [fixed(a, (x0, y0)) for a in shape.arms], False, 255, max(1, int(round(ARM * shape.rim))),
-                  cv2.LINE_AA, SUBPIXEL)
-    # the highlight: a line a third of the rim's thickness along the lens rims' upper side
-    lift = np.array([0.0, -shape.rim / 3])
-    cv2.polylines(light, [fixed(p + lift, (x0, y0)) for p in shape.lenses], True, 255,
-                  max(1, int(round(shape.rim / 3))), cv2.LINE_AA, SUBPIXEL)
+    parts = shape.parts()
+    stays, shine = (cv2.resize(a, full, interpolation=cv2.INTER_LINEAR) for a in soft_layers(shape, parts, box, opacity))
+    rim = rim_mask(parts, (x0, y0), full)
+    # the highlight: the rim's upper edge, a third of its thickness deep (a lit frame is not flat black)
+    lift = max(1, int(round(shape.rim / 3)))
+    light = rim.copy()
+    cv2.subtract(rim[lift:], rim[:-lift], dst=light[lift:])
     if keep is None:
         ink = cv2.convertScaleAbs(rim, alpha=RIM_ALPHA * float(opacity[0, 0]))
     else:
