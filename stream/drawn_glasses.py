@@ -25,6 +25,8 @@ EYES = {
                                                 390, 249), brow=(276, 283, 282, 295, 285), side=356),
 }
 BRIDGE = (168, 6)
+_T = np.linspace(0.0, 1.0, 8)[:, None]
+BRIDGE_CURVE = np.hstack([(1 - _T) ** 2, 2 * (1 - _T) * _T, _T ** 2])  # a quadratic Bézier's weights, 8 points
 ANCHORS = tuple(sorted({i for eye in EYES.values() for k, v in eye.items()
                         for i in (v if isinstance(v, tuple) else (v,))} | set(BRIDGE)))
 
@@ -35,7 +37,7 @@ LENS_CENTRE = (0.16, 0.30)
 LENS_HALF = (0.80, 0.84)
 LENS_POWER = 3.2  # superellipse exponent: 2 is an ellipse, higher a rounder-cornered rectangle
 LENS_TOP_WIDER = 0.10  # the lens is this much wider at its top than at its bottom
-LENS_POINTS = 48
+LENS_POINTS = 36
 HINGE_V = -0.35  # where on the lens' outer edge the temple arm starts (lens v units)
 BRIDGE_V = -0.30  # where on the lens' inner edge the bridge starts
 
@@ -52,14 +54,14 @@ SHADOW_ALPHA = 0.30
 FULL_AT = 2.0  # the strength of the full glasses
 RAMP_LOW = 0.55  # the thickness at the lowest strength, against full
 SUBPIXEL = 3  # cv2's shift: points drawn at 1/8 px
-SOFT = 0.5  # the soft layers (shadow, lens tint and reflection, the occlusion cue) are made on a grid this many rims
+SOFT = 1.0  # the soft layers (shadow, lens tint and reflection, the occlusion cue) are made on a grid this many rims
 # a cell (at least a pixel): their edges at the lens' rim are under the rim itself
 
 
 @dataclass
 class GlassesShape:
     """Frame-pixel outlines: each lens (n, 2), the bridge (m, 2), the temple arms (2, 2) each (or none), and the
-    rim's thickness (px)."""
+    rim's thickness (px; below a pixel, as on a small face, it is drawn a pixel wide and as much fainter)."""
 
     lenses: list[np.ndarray]
     bridge: np.ndarray
@@ -71,14 +73,15 @@ class GlassesShape:
         bridge, the arms thinning towards the ears."""
         lenses = np.stack(self.lenses)  # both rings at once: (2, n, 2)
         normal = normals(np.roll(lenses, -1, 1) - np.roll(lenses, 1, 1))
-        rings = [[lens + n * (self.rim / 2), lens - n * (self.rim / 2)] for lens, n in zip(lenses, normal)]
-        return rings + [strip(self.bridge, self.rim)] + [strip(arm, np.array([ARM, 0.7 * ARM]) * self.rim)
-                                                         for arm in self.arms]
+        rim = max(1.0, self.rim)
+        rings = [[lens + n * (rim / 2), lens - n * (rim / 2)] for lens, n in zip(lenses, normal)]
+        return rings + [strip(self.bridge, rim)] + [strip(arm, np.maximum(np.array([ARM, 0.7 * ARM]) * rim, 1.0))
+                                                    for arm in self.arms]
 
     def box(self, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
         """x0, y0, x1, y1 of what is drawn (with room for the rim and its shadow), clipped to the frame."""
         pts = np.vstack(self.lenses + [self.bridge] + self.arms)
-        grow = 3.0 * self.rim + 2
+        grow = 4.5 * max(1.0, self.rim) + 2
         h, w = shape[:2]
         x0, y0 = np.floor(pts.min(0) - grow).astype(int)
         x1, y1 = np.ceil(pts.max(0) + grow).astype(int)
@@ -146,8 +149,7 @@ def glasses_shape(points: np.ndarray, strength: float) -> GlassesShape:
     # the bridge: a curve from one lens' inner edge to the other's, through the nose bridge
     top = points[list(BRIDGE)].mean(0)
     control = 2.0 * top - 0.5 * (ends[0] + ends[1])
-    t = np.linspace(0.0, 1.0, 12)[:, None]
-    bridge = (1 - t) ** 2 * ends[0] + 2 * (1 - t) * t * control + t ** 2 * ends[1]
+    bridge = BRIDGE_CURVE @ np.stack([ends[0], control, ends[1]])
     arms = []
     span = hinges[1] - hinges[0]
     for hinge, eye, outward in zip(hinges, EYES.values(), (-1.0, 1.0)):
@@ -157,7 +159,7 @@ def glasses_shape(points: np.ndarray, strength: float) -> GlassesShape:
             arms.append(np.stack([hinge, side]))
     eye_width = float(np.mean([np.linalg.norm(points[e["outer"]] - points[e["inner"]]) for e in EYES.values()]))
     ramp = RAMP_LOW + (1 - RAMP_LOW) * min(1.0, strength / FULL_AT)
-    return GlassesShape(lenses, bridge, arms, max(1.0, RIM * eye_width * ramp))
+    return GlassesShape(lenses, bridge, arms, RIM * eye_width * ramp)
 
 
 def fixed(points: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
@@ -170,9 +172,14 @@ def rim_mask(parts: list[list[np.ndarray]], origin: tuple[float, float], size: t
     """uint8 (h, w), anti-aliased: the frame's parts (GlassesShape.parts) on a grid of `size` whose pixel (0, 0)
     is the frame's `origin`, `scale` grid px a frame px."""
     out = np.zeros((size[1], size[0]), np.uint8)
-    o = np.asarray(origin, np.float64) * scale
+    loops = [p for part in parts for p in part]
+    # one conversion for every loop (they are many small arrays), then one fill per part
+    flat = np.split(fixed(np.concatenate(loops) * scale, np.asarray(origin, np.float64) * scale),
+                    np.cumsum([len(p) for p in loops])[:-1])
+    at = 0
     for part in parts:
-        cv2.fillPoly(out, [fixed(p * scale, o) for p in part], 255, cv2.LINE_AA, SUBPIXEL)
+        cv2.fillPoly(out, flat[at:at + len(part)], 255, cv2.LINE_AA, SUBPIXEL)
+        at += len(part)
     return out
 
 
@@ -204,8 +211,13 @@ def soft_layers(shape: GlassesShape, parts: list[list[np.ndarray]], box: tuple[i
     dropped[drop:] = rim_mask(parts, (x0, y0), size, scale)[:-drop]
     shadow, shine = cv2.split(cv2.GaussianBlur(cv2.merge([dropped, band]), (0, 0), max(0.6, 0.8 * shape.rim * scale)))
     lens_f = lens.astype(np.float32) * (1 / 255)
-    stays = 255.0 - opacity * (SHADOW_ALPHA * shadow * (1.0 - lens_f) + (TINT * 255.0) * lens_f)
-    return cv2.convertScaleAbs(stays), cv2.convertScaleAbs(opacity * shine * lens_f, alpha=GLARE_ALPHA)
+    stays = cv2.convertScaleAbs(255.0 - opacity * (SHADOW_ALPHA * shadow * (1.0 - lens_f) + (TINT * 255.0) * lens_f))
+    shine = cv2.convertScaleAbs(opacity * shine * lens_f, alpha=GLARE_ALPHA)
+    # nothing changes on the grid's border: upsampled, the layers fade to nothing at the box's edge, never a step
+    for layer, none in ((stays, 255), (shine, 0)):
+        layer[[0, -1]] = none
+        layer[:, [0, -1]] = none
+    return stays, shine
 
 
 def draw_glasses(frame: np.ndarray, points: np.ndarray, strength: float,
@@ -227,7 +239,7 @@ def draw_glasses(frame: np.ndarray, points: np.ndarray, strength: float,
     cell = max(1.0, SOFT * shape.rim)
     grid = (max(2, int(round(full[0] / cell))), max(2, int(round(full[1] / cell))))
     opacity = np.full((grid[1], grid[0]), min(1.0, strength / FULL_AT), np.float32)
-    if keep is not None and frame_to_keep is not None:
+    if keep is not None and frame_to_keep is not None and keep.min() < 0.99:  # (a face seen whole costs less)
         fx, fy = grid[0] / full[0], grid[1] / full[1]
         grid_to_frame = np.array([[1 / fx, 0, x0 + 0.5 / fx - 0.5], [0, 1 / fy, y0 + 0.5 / fy - 0.5], [0, 0, 1]])
         opacity *= cv2.warpAffine(keep.astype(np.float32), frame_to_keep.astype(np.float64) @ grid_to_frame, grid,
@@ -237,12 +249,13 @@ def draw_glasses(frame: np.ndarray, points: np.ndarray, strength: float,
     rim = rim_mask(parts, (x0, y0), full)
     # the highlight: the rim's upper edge, a third of its thickness deep (a lit frame is not flat black)
     lift = max(1, int(round(shape.rim / 3)))
+    faint = RIM_ALPHA * min(1.0, shape.rim)  # a rim thinner than a pixel is a pixel wide and as much fainter
     light = rim.copy()
     cv2.subtract(rim[lift:], rim[:-lift], dst=light[lift:])
-    if keep is None:
-        ink = cv2.convertScaleAbs(rim, alpha=RIM_ALPHA * float(opacity[0, 0]))
+    if np.ptp(opacity) == 0:
+        ink = cv2.convertScaleAbs(rim, alpha=faint * float(opacity[0, 0]))
     else:
-        ink = cv2.multiply(rim, cv2.resize(cv2.convertScaleAbs(opacity, alpha=255.0), full), scale=RIM_ALPHA / 255)
+        ink = cv2.multiply(rim, cv2.resize(cv2.convertScaleAbs(opacity, alpha=255.0), full), scale=faint / 255)
     # camera × what stays under the shadow and tint × what the rim leaves; + the reflection where the rim is not,
     # + the rim's grey and its highlight
     roi = frame[y0:y1, x0:x1]
