@@ -37,7 +37,7 @@ LENS_CENTRE = (0.16, 0.30)
 LENS_HALF = (0.80, 0.84)
 LENS_POWER = 3.2  # superellipse exponent: 2 is an ellipse, higher a rounder-cornered rectangle
 LENS_TOP_WIDER = 0.10  # the lens is this much wider at its top than at its bottom
-LENS_POINTS = 36
+LENS_POINTS = 64
 HINGE_V = -0.35  # where on the lens' outer edge the temple arm starts (lens v units)
 BRIDGE_V = -0.30  # where on the lens' inner edge the bridge starts
 
