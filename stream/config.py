@@ -25,6 +25,8 @@ FLOAT_RANGES = {  # name: (low, high, low end open)
 GEOMETRIC_UNITS = {"yaw": (1.0, "degrees"), "pitch": (1.0, "degrees"),
                    "smile": (100.0, "% of the mouth's width, corner lift"),
                    "bald": (100.0, "% of the face's height, hairline rise")}
+# How the HUD and the dock state a drawn glasses strength: the + side only is drawn (stream/drawn_glasses.py)
+DRAWN_GLASSES_UNIT = (50.0, "% of the drawn glasses (− side: the mapper)", 100.0)
 
 
 @dataclass
@@ -57,6 +59,10 @@ class StreamConfig:
     smile_max: float = 0.45
     hairline_step: float = 0.05
     hairline_max: float = 0.15
+    # A + glasses strength draws glasses on the face mesh (stream/drawn_glasses.py: frames, bridge, arms, a faint
+    # tint) instead of asking the mapper (the 64-px generator cannot draw them); +2 is full, +1 light and thin. The
+    # − side stays with the mapper. false: glasses are all the mapper's.
+    drawn_glasses: bool = True
     virtualcam: Literal["auto", "on", "off"] = "auto"
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); "" = first that works
     virtualcam_device: str = ""  # e.g. /dev/video10; "" = any free one
@@ -103,6 +109,8 @@ class StreamConfig:
         for attribute, (step, most) in self.geometric_steps().items():
             scale, unit = GEOMETRIC_UNITS[attribute]
             drawn[attribute] = (scale * step, unit, scale * most)
+        if self.drawn_glasses and "glasses" in units:
+            drawn["glasses"] = DRAWN_GLASSES_UNIT
         return drawn
 
     def uses_mesh_flow(self) -> bool:

@@ -18,7 +18,7 @@ from stream.pipeline import MAX_FAILED_IN_A_ROW, Pipeline, StageFailure
 from stream.presets import PresetBook, PresetError
 from stream.sinks import PreviewWindowSink, Sink
 from stream.stages import (AlignStage, BlendStage, DeltaStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage,
-                           SinkStage, geometric_edit)
+                           SinkStage, drawn_glasses, geometric_edit)
 from stream.terminal_keys import TerminalKeys
 
 if TYPE_CHECKING:
@@ -94,7 +94,8 @@ class Session:
                                      loop=self.loop, reconnect_max_s=cfg.reconnect_max_s)
         self.sink_stage = SinkStage(self.sinks)
         geometric = geometric_edit(cfg, self.engines.attributes)
-        self.generate = GenerateStage(self.engines.editor, geometric)
+        glasses = drawn_glasses(cfg, self.engines.attributes)
+        self.generate = GenerateStage(self.engines.editor, geometric, glasses)
         self.tracker = FaceTracker(cfg.max_faces(), cfg.mesh_width, cfg.landmark_min_cutoff, cfg.landmark_beta)
         self.mesh_flow = MeshFlowStage(geometric) if cfg.uses_mesh_flow() else None
         self.pipeline = Pipeline(
@@ -103,7 +104,7 @@ class Session:
             latent_stages=[DeltaStage(state), EncodeStage(self.engines.encoder, cfg.latent_smoothing),
                            self.generate] + ([self.mesh_flow] if self.mesh_flow else []),
             output_stages=[BlendStage(cfg.blend, cfg.feather, cfg.colour_match, cfg.occlusion, in_place=True,
-                                      outline=cfg.uses_mesh_flow()),
+                                      outline=cfg.uses_mesh_flow(), glasses=glasses),
                            self.sink_stage],
             keep_alive=self.keep_alive,
             should_stop=lambda: state.quit,

@@ -11,6 +11,7 @@ from engines.engine import Engine, run_batched
 from stream.alignment import AlignmentTemplate, align_face, face_keypoints
 from stream.blending import blend_delta, blend_replace
 from stream.config import StreamConfig
+from stream.drawn_glasses import draw_glasses
 from stream.edit_state import EditState
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
@@ -93,16 +94,23 @@ def geometric_edit(cfg: StreamConfig, attributes: Sequence[str]) -> GeometricEdi
     return drawn if drawn.index else None
 
 
+def drawn_glasses(cfg: StreamConfig, attributes: Sequence[str]) -> int | None:
+    """Where glasses sit in Δ when a + glasses strength is drawn on the mesh (stream/drawn_glasses.py), else None."""
+    return list(attributes).index("glasses") if cfg.drawn_glasses and "glasses" in attributes else None
+
+
 class GenerateStage:
     """Both renders, G(w) and G(f(w, Δ)), from the fused mapper+generator engine in one call. With a
     GeometricEdit the warp draws some edits (a head turn, a smile) as geometry, so the mapper is asked Δ without
-    them (a 64-px generator's turn or smile only adds a blurred second face or a pasted bar to the warp's)."""
+    them (a 64-px generator's turn or smile only adds a blurred second face or a pasted bar to the warp's); with
+    `glasses` (its index in Δ) + glasses is drawn after the blend, so the mapper is asked only glasses' − side."""
 
     name = "generate"
 
-    def __init__(self, editor: Engine, geometric: GeometricEdit | None = None):
+    def __init__(self, editor: Engine, geometric: GeometricEdit | None = None, glasses: int | None = None):
         self.editor = editor
         self.geometric = geometric
+        self.glasses = glasses
         self.non_finite = 0  # faces whose renders were not finite, left unedited
 
     def process(self, frame: Frame) -> None:
@@ -113,6 +121,8 @@ class GenerateStage:
         deltas = np.repeat(frame.delta[None].astype(np.float32), len(faces), 0)
         if self.geometric is not None:
             deltas[:, self.geometric.indices()] = 0.0
+        if self.glasses is not None:
+            deltas[:, self.glasses] = np.minimum(deltas[:, self.glasses], 0.0)
         out = run_batched(self.editor, {"latent": latents, "delta": deltas})
         for face, original, edited in zip(faces, out["original"], out["edited"]):
             if not (np.isfinite(original).all() and np.isfinite(edited).all()):
@@ -151,13 +161,16 @@ class MeshFlowStage:
 
 class BlendStage:
     """The edited faces into the frame. `in_place` edits the captured image itself, for a stream whose raw
-    frame is not needed again: no whole-frame copy, so the cost follows the faces, not the frame's size."""
+    frame is not needed again: no whole-frame copy, so the cost follows the faces, not the frame's size. With
+    `glasses` (its index in Δ) a + glasses strength is drawn on each edited face's mesh after the blend, where the
+    warp moved it and not over what covers it."""
 
     name = "blend"
 
     def __init__(self, mode: str, feather: float, colour_match: bool, occlusion: bool = True, in_place: bool = False,
-                 outline: bool = False):
+                 outline: bool = False, glasses: int | None = None):
         self.mode = mode
+        self.glasses = glasses
         self.feather = feather
         self.colour_match = colour_match
         self.in_place = in_place
@@ -172,15 +185,25 @@ class BlendStage:
         out = frame.image if self.in_place else frame.image.copy()
         if self.warp is not None:
             self.warp.blend(out, faces, frame.media_time)
-            frame.output = out
-            return
-        for face in faces:
-            if self.mode == "delta":
-                blend_delta(out, face.original, face.edited, face.frame_to_crop, face.track.landmarks, self.feather)
-            else:
-                blend_replace(out, face.crop, face.edited, face.frame_to_crop, face.track.landmarks, self.feather,
-                              self.colour_match)
+        else:
+            for face in faces:
+                if self.mode == "delta":
+                    blend_delta(out, face.original, face.edited, face.frame_to_crop, face.track.landmarks, self.feather)
+                else:
+                    blend_replace(out, face.crop, face.edited, face.frame_to_crop, face.track.landmarks, self.feather,
+                                  self.colour_match)
+        strength = 0.0 if self.glasses is None or frame.delta is None else float(frame.delta[self.glasses])
+        if strength > 0:
+            for face in faces:
+                self.draw_glasses(out, face, strength)
         frame.output = out
+
+    def draw_glasses(self, out: np.ndarray, face: FaceWork, strength: float) -> None:
+        points, keep = face.track.landmarks, None
+        if self.warp is not None:
+            points = self.warp.follow(face.track.id, face.frame_to_crop, points)
+            keep = self.warp.keep_of(face.track.id)
+        draw_glasses(out, points, strength, keep, face.frame_to_crop)
 
 
 class SinkStage:

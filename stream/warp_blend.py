@@ -328,6 +328,8 @@ class WarpBlender:
         self.dis = make_flow_estimator()
         self.occluders = OcclusionTracker()
         self._filters: dict[int, OneEuroFilter] = {}
+        self._drawn: dict[int, tuple[np.ndarray, int]] = {}  # face id → the layers last blended, their pad
+        self._keeps: dict[int, np.ndarray | None] = {}  # face id → where its crop was last judged uncovered
 
     def margin_for(self, mesh: MeshFlow | None) -> float:
         """How far past the landmarks' box the blend may touch: room for a geometric edit's move of the head and
@@ -342,6 +344,7 @@ class WarpBlender:
         if self.occlusion:
             hull = crop_hull_mask(crop_landmarks, original.shape[0], 0.02)
             keep = self.occluders.keep(face_id, camera_crop, original, hull, crop_landmarks)
+        self._keeps[face_id] = keep
         return warp_edit(self.dis, camera_crop, original, edited, crop_landmarks, self.feather, keep, mesh)
 
     def blend(self, frame: np.ndarray, faces: list, t: float) -> None:
@@ -357,7 +360,31 @@ class WarpBlender:
             pad = max(edit.pad, turn_pad(face.original.shape[0])) if self.outline else edit.pad
             # smoothed over time, but what covers the face now is held now (a hand moving over the mouth is not
             # bent or painted for the frames the smoothing takes to follow it)
-            blend_layers(frame, edit.unheld(filt(edit.stacked(pad), t)), face.frame_to_crop, face.track.landmarks,
+            layers = edit.unheld(filt(edit.stacked(pad), t))
+            blend_layers(frame, layers, face.frame_to_crop, face.track.landmarks,
                          self.work_factor * face.original.shape[0], self.margin_for(face.mesh_flow), pad)
+            self._drawn[face.track.id] = (layers, pad)
         self._filters = seen
+        self._drawn = {k: v for k, v in self._drawn.items() if k in seen}
+        self._keeps = {k: v for k, v in self._keeps.items() if k in seen}
         self.occluders.forget_except(set(seen))
+
+    def keep_of(self, face_id: int) -> np.ndarray | None:
+        """(S,S) in [0, 1] over the face's crop: where the last blend judged it uncovered (None: not judged)."""
+        return self._keeps.get(face_id)
+
+    def follow(self, face_id: int, frame_to_crop: np.ndarray, points: np.ndarray, rounds: int = 6) -> np.ndarray:
+        """(n, 2) frame points of the camera's face → where the last blend moved them in its output (a head turn,
+        a nod, a smile): each is the output pixel y that samples it, y + move(y) = point, found by fixed-point
+        rounds on the blended layers' flow (it is smooth, and smaller than the face)."""
+        last = self._drawn.get(face_id)
+        if last is None:
+            return points
+        layers, pad = last
+        moves = np.ascontiguousarray(layers[..., :2] * layers[..., 6:7])
+        target = apply_affine(frame_to_crop, points[:, :2]).astype(np.float32) + pad
+        at = target.copy()
+        for _ in range(rounds):
+            step = cv2.remap(moves, at[:, :1], at[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[:, 0]
+            at = target - step
+        return apply_affine(cv2.invertAffineTransform(frame_to_crop.astype(np.float64)), at - pad)
