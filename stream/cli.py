@@ -28,7 +28,7 @@ from stream.sinks import PreviewWindowSink, Sink, SinkError, VideoFileSink, Virt
 from stream.terminal_keys import TerminalKeys
 
 DEMO_OUTPUT = "out/demo.mp4"
-DEMO_EDIT = "age=+2,beard=+2"  # the two edits that show most at a glance on the shipped profile (docs/eval/video)
+DEMO_EDIT = "age=+2,beard=+2,glasses=+2"  # what shows most at a glance on the shipped profile (docs/eval/video)
 STREAM_FLAGS = {"faces": "stream.faces", "blend": "stream.blend", "keymap": "stream.keymap", "control_host": "control.host",
                 "control_token": "control.token", "control_port": "control.port"}
 OUTPUT_FAILED = 3  # the run went to its end, but a sink or the report failed on the way (see run.py)
