@@ -63,6 +63,23 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path
     return path
 
 
+def encoded_frame(engines, clip: Path, index: int = 0):
+    """(image, Frame) of one frame of a real clip through the face, alignment and encoder stages: its face has a
+    track, a crop and a latent, ready for a GenerateStage."""
+    from stream.alignment import AlignmentTemplate
+    from stream.face_tracker import FaceTracker
+    from stream.frame import Frame
+    from stream.stages import AlignStage, DetectStage, EncodeStage
+
+    image = read_video(clip)[index]
+    tracker = FaceTracker(1)
+    frame = Frame(0, image, 0.0, 0.0)
+    for stage in (DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5)):
+        stage.process(frame)
+    tracker.close()
+    return image, frame
+
+
 def read_video(path: Path | str) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     frames = []

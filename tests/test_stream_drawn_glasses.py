@@ -10,7 +10,7 @@ import cv2
 import skimage.data
 import numpy as np
 import pytest
-from stream_media import TEMPLATE, read_video
+from stream_media import TEMPLATE, encoded_frame, read_video
 
 from recognisers.glasses import GlassesClassifier
 from stream.alignment import AlignmentTemplate
@@ -118,12 +118,7 @@ def test_the_glasses_ride_on_the_face_the_warp_turns(drawn):
 
 
 def test_the_mapper_is_asked_only_for_the_minus_side(engines):
-    image = read_video(DATA / "steady_face.mp4")[0]
-    tracker = FaceTracker(1)
-    frame = Frame(0, image, 0.0, 0.0)
-    for stage in (DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5)):
-        stage.process(frame)
-    tracker.close()
+    image, frame = encoded_frame(engines, DATA / "steady_face.mp4")
     face, index = frame.faces[0], engines.attributes.index("glasses")
 
     def render(glasses: float, drawn: int | None) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import mediapipe as mp
 import numpy as np
 import pytest
-from stream_media import TEMPLATE, read_video
+from stream_media import TEMPLATE, encoded_frame, read_video
 
 from recognisers.blendshapes import FaceBlendshapes
 from recognisers.head_pose import head_pose
@@ -143,12 +143,7 @@ def test_nothing_past_the_turn_region_changes(turned):
 
 
 def test_the_mapper_is_not_asked_for_what_the_warp_draws(engines):
-    image = read_video(DATA / "steady_face.mp4")[0]
-    tracker = FaceTracker(1)
-    frame = Frame(0, image, 0.0, 0.0)
-    for stage in (DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5)):
-        stage.process(frame)
-    tracker.close()
+    image, frame = encoded_frame(engines, DATA / "steady_face.mp4")
     renders = []
     for drawn, yaw in ((GeometricEdit.of(engines.attributes, StreamConfig()), 2.0), (None, 0.0)):
         face = frame.faces[0]
