@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from stream.blending import match_colours
-from stream.landmark_flow import FLOW_POINTS, GRID, spline_on_grid
+from stream.landmark_flow import FLOW_POINTS, spline_on_grid
 
 # Disagreement with G(w) in multiples of the face's usual disagreement: below LOW nothing is covered, above HIGH all.
 LOW, HIGH = 1.5, 2.3
@@ -44,6 +44,7 @@ HOLD_FRAMES = 60
 # moves the cheeks is not a departure (a broad smile otherwise judged 15 % of the crop covered, and the warp held
 # it still under a head turn: a torn cheek), while a hand, which the mesh does not follow, still is.
 SHAPE_POINTS = FLOW_POINTS[::2]
+SHAPE_CELLS = 8  # the spline is evaluated on this many cells a side and upsampled (0.12 ms a spline, not 0.23 at 16)
 WORK_SIDE = 64  # larger crops are judged shrunk to this: an occluder is a blob, and the cost stays a crop's at 64 px
 
 
@@ -179,10 +180,11 @@ class OcclusionTracker:
         def onto(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
             return cv2.remap(image, grid[None, :] + flow[..., 0], grid[:, None] + flow[..., 1], cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
-        to_memory = spline_on_grid(memory.shape, here, size, GRID)  # memory pixel x shows the crop's x + flow
+        to_memory = spline_on_grid(memory.shape, here, size, SHAPE_CELLS)  # memory pixel x shows the crop's x + flow
         camera, render, mask = (onto(a, to_memory) for a in (camera, render, mask))
         keep = self._keep(face_id, camera, render, mask)
-        return onto(keep, spline_on_grid(here, memory.shape, size, GRID))
+        # back onto the crop by the inverse move, to first order: the crop's y shows memory pixel y − f(y − f(y))
+        return onto(keep, -onto(to_memory, -to_memory))
 
     def _keep(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if np.count_nonzero(mask > 0.5) < 16:
