@@ -109,6 +109,36 @@ def test_smile_lifts_the_mouth_corners_into_a_smile(turned):
     assert score["smile-2"] <= score["raw"] + 0.01
 
 
+def corner_rise(clip: str, engines, frames: int = FRAMES) -> float:
+    """How far smile +2 raises the mouth corners against the lips' middle on the clip's last frame, in mouth widths
+    (the face mesh on the output against the raw frame)."""
+    cfg = StreamConfig()
+    drawn = geometric_edit(cfg, engines.attributes)
+    tracker = FaceTracker(1)
+    flow = MeshFlowStage(drawn)
+    stages = [DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5),
+              GenerateStage(engines.editor, drawn), flow, BlendStage("warp", cfg.feather, True, outline=True)]
+    for i, image in enumerate(read_video(DATA / clip)[:frames]):
+        frame = Frame(i, image.copy(), 0.0, i / 25)
+        frame.delta = np.zeros(len(engines.attributes), np.float32)
+        frame.delta[engines.attributes.index("smile")] = 2.0
+        for stage in stages:
+            stage.process(frame)
+    tracker.close()
+    flow.close()
+
+    def lift(points: np.ndarray) -> float:
+        return float((points[[0, 17], 1].mean() - points[[61, 291], 1].mean()) / np.ptp(points[[61, 291], 0]))
+    return lift(mesh_points(frame.output)) - lift(mesh_points(image))
+
+
+def test_a_smile_asked_of_a_broad_smile_saturates(engines):
+    """smiling_face.mp4 already smiles broadly: +2 adds what is left of the way, not a grin from ear to ear."""
+    neutral, smiling = corner_rise("steady_face.mp4", engines), corner_rise("smiling_face.mp4", engines)
+    # measured 0.103 and 0.022 mouth widths; without the saturation the smiling face's corners rose 0.049 (a grin)
+    assert neutral > 0.07 and smiling < 0.35 * neutral
+
+
 def hairline_row(image: np.ndarray, landmarks: np.ndarray) -> int:
     """The frame row where the forehead's skin gives way to hair, straight up from the brows' middle: the
     first row, going up, darker than halfway from the forehead's skin to the darkest hair above it."""
