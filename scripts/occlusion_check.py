@@ -67,9 +67,10 @@ def check_clip(path: str, engines, delta: np.ndarray, max_frames: int) -> dict:
         if not faces:
             continue
         face = faces[0]
-        hull = crop_hull_mask(apply_affine(face.frame_to_crop, face.track.landmarks), face.original.shape[0], 0.02)
+        points = apply_affine(face.frame_to_crop, face.track.landmarks)
+        hull = crop_hull_mask(points, face.original.shape[0], 0.02)
         c0 = time.thread_time()
-        keep = timing.keep(face.track.id, face.crop, face.original, hull)
+        keep = timing.keep(face.track.id, face.crop, face.original, hull, points)  # as the blend calls it
         cpu_ms.append((time.thread_time() - c0) * 1e3)
         covered.append(float((keep[hull > 0.5] < 0.5).mean()))
         outs = []
