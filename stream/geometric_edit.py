@@ -156,9 +156,11 @@ FROWN = 0.5  # a frown draws the corners down this much of what a smile of the s
 # How far a face already smiles, by its mouth's width over its face's (the render's mesh): 0.32–0.34 on the
 # repository's neutral faces, 0.38–0.41 on their broad smiles. A smile asked of a face already smiling lifts its
 # corners by what is left of the way (at a full smile, SMILE_LEFT of the lift): a broad smile lifted the whole
-# way became a grin from ear to ear.
+# way became a grin from ear to ear. A frown asked of it draws the corners down FROWN_ON_SMILE less (at a full
+# smile): the whole frown pulled a broad, open smile into a grimace over the teeth; less is a smile taken down.
 NEUTRAL_MOUTH, FULL_MOUTH = 0.34, 0.41
 SMILE_LEFT = 0.2
+FROWN_ON_SMILE = 0.6
 
 
 def smiling(points: np.ndarray) -> float:
@@ -169,10 +171,10 @@ def smiling(points: np.ndarray) -> float:
 
 
 def smile_points(points: np.ndarray, lift: float) -> np.ndarray:
-    """(468+, 2+) landmarks with the mouth corners lifted by `lift` × the mouth's width (−: down, by FROWN of that;
-    +: by what is left of the way to a broad smile) and drawn out by SMILE_SPREAD of that, each lip point by the
-    square of how far out along the mouth it sits, in the mouth's own frame (a tilted face smiles along its
-    tilt)."""
+    """(468+, 2+) landmarks with the mouth corners lifted by `lift` × the mouth's width (−: down, by FROWN of that,
+    less on a smiling face; +: by what is left of the way to a broad smile) and drawn out by SMILE_SPREAD of that,
+    each lip point by the square of how far out along the mouth it sits, in the mouth's own frame (a tilted face
+    smiles along its tilt)."""
     left, right = points[MOUTH_CORNERS[0], :2], points[MOUTH_CORNERS[1], :2]
     centre, along = (left + right) / 2, right - left
     width = float(np.linalg.norm(along))
@@ -180,7 +182,8 @@ def smile_points(points: np.ndarray, lift: float) -> np.ndarray:
         return points.copy()
     along /= width
     up = np.array([along[1], -along[0]])  # the mouth's up: image up for an upright face
-    lift = lift * (1.0 - (1.0 - SMILE_LEFT) * smiling(points)) if lift > 0 else FROWN * lift
+    level = smiling(points)
+    lift = lift * (1.0 - (1.0 - SMILE_LEFT) * level) if lift > 0 else FROWN * lift * (1.0 - FROWN_ON_SMILE * level)
     out = points.astype(np.float64).copy()
     rel = (points[LIPS, :2] - centre) @ along / (width / 2)  # −1 at one corner, +1 at the other
     out[LIPS, :2] += lift * width * (np.outer(rel ** 2, up) + SMILE_SPREAD * np.outer(rel * np.abs(rel), along))

@@ -109,9 +109,9 @@ def test_smile_lifts_the_mouth_corners_into_a_smile(turned):
     assert score["smile-2"] <= score["raw"] + 0.01
 
 
-def corner_rise(clip: str, engines, frames: int = FRAMES) -> float:
-    """How far smile +2 raises the mouth corners against the lips' middle on the clip's last frame, in mouth widths
-    (the face mesh on the output against the raw frame)."""
+def corner_rise(clip: str, engines, strength: float = 2.0, frames: int = FRAMES) -> float:
+    """How far a smile of `strength` raises the mouth corners against the lips' middle on the clip's last frame, in
+    mouth widths (the face mesh on the output against the raw frame; − where they sink)."""
     cfg = StreamConfig()
     drawn = geometric_edit(cfg, engines.attributes)
     tracker = FaceTracker(1)
@@ -121,7 +121,7 @@ def corner_rise(clip: str, engines, frames: int = FRAMES) -> float:
     for i, image in enumerate(read_video(DATA / clip)[:frames]):
         frame = Frame(i, image.copy(), 0.0, i / 25)
         frame.delta = np.zeros(len(engines.attributes), np.float32)
-        frame.delta[engines.attributes.index("smile")] = 2.0
+        frame.delta[engines.attributes.index("smile")] = strength
         for stage in stages:
             stage.process(frame)
     tracker.close()
@@ -133,10 +133,13 @@ def corner_rise(clip: str, engines, frames: int = FRAMES) -> float:
 
 
 def test_a_smile_asked_of_a_broad_smile_saturates(engines):
-    """smiling_face.mp4 already smiles broadly: +2 adds what is left of the way, not a grin from ear to ear."""
+    """smiling_face.mp4 already smiles broadly: +2 adds what is left of the way, not a grin from ear to ear, and −2
+    takes it down without pulling it into a grimace."""
     neutral, smiling = corner_rise("steady_face.mp4", engines), corner_rise("smiling_face.mp4", engines)
     # measured 0.103 and 0.022 mouth widths; without the saturation the smiling face's corners rose 0.049 (a grin)
     assert neutral > 0.07 and smiling < 0.35 * neutral
+    # −2 takes the broad smile down a little (measured −0.023), not into a grimace over the teeth (−0.064 before)
+    assert -0.04 < corner_rise("smiling_face.mp4", engines, -2.0) < 0
 
 
 def hairline_row(image: np.ndarray, landmarks: np.ndarray) -> int:
