@@ -22,10 +22,11 @@ from engines.profiles import PIPELINE_NETWORKS, load_engines
 from recognisers.face_mesh import FaceMesher
 from recognisers.head_pose import head_pose
 from stream.alignment import AlignmentTemplate
+from stream.blending import warp_by_flow
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
 from stream.stages import AlignStage, DetectStage, EncodeStage, GenerateStage
-from stream.warp_blend import DEAD_FLOW, make_flow_estimator, render_flow, to_grey, warp_by_flow
+from stream.warp_blend import DEAD_FLOW, make_flow_estimator, render_flow, to_grey
 
 NOSE_TIP, EYE_OUTER = 1, (33, 263)
 

@@ -100,3 +100,10 @@ def blend_replace(frame: np.ndarray, camera_crop: np.ndarray, edited: np.ndarray
     (x0, y0, x1, y1), face, mask = _warp_back(face, mask, frame_to_crop, landmarks, frame.shape)
     roi = frame[y0:y1, x0:x1]
     roi[:] = np.clip(roi + (face - roi) * mask + 0.5, 0, 255).astype(np.uint8)
+
+
+def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """image sampled at x + flow(x) (bilinear, edges replicated)."""
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

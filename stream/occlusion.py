@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from stream.blending import match_colours
+from stream.blending import match_colours, warp_by_flow
 from stream.landmark_flow import FLOW_POINTS, spline_on_grid
 
 # Disagreement with G(w) in multiples of the face's usual disagreement: below LOW nothing is covered, above HIGH all.
@@ -173,18 +173,13 @@ class OcclusionTracker:
             if points is not None and face_id in self._memory:
                 self._memory[face_id].shape = points[SHAPE_POINTS, :2].astype(np.float64)
             return keep
-        size = mask.shape[0]
         here = points[SHAPE_POINTS, :2].astype(np.float64)
-        grid = np.arange(size, dtype=np.float32)
-
-        def onto(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-            return cv2.remap(image, grid[None, :] + flow[..., 0], grid[:, None] + flow[..., 1], cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-        to_memory = spline_on_grid(memory.shape, here, size, SHAPE_CELLS)  # memory pixel x shows the crop's x + flow
-        camera, render, mask = (onto(a, to_memory) for a in (camera, render, mask))
+        # memory pixel x shows the crop's x + flow
+        to_memory = spline_on_grid(memory.shape, here, mask.shape[0], SHAPE_CELLS)
+        camera, render, mask = (warp_by_flow(a, to_memory) for a in (camera, render, mask))
         keep = self._keep(face_id, camera, render, mask)
         # back onto the crop by the inverse move, to first order: the crop's y shows memory pixel y − f(y − f(y))
-        return onto(keep, -onto(to_memory, -to_memory))
+        return warp_by_flow(keep, -warp_by_flow(to_memory, -to_memory))
 
     def _keep(self, face_id: int, camera: np.ndarray, render: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if np.count_nonzero(mask > 0.5) < 16:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from stream.alignment import apply_affine
-from stream.blending import crop_hull_mask, face_region, in_frame
+from stream.blending import crop_hull_mask, face_region, in_frame, warp_by_flow
 from stream.colour import tame_residual
 from stream.geometric_edit import turn_pad
 from stream.landmark_flow import MeshFlow, support_mask
@@ -105,13 +105,6 @@ def render_flow(dis: cv2.DISOpticalFlow, original: np.ndarray, edited: np.ndarra
     if size > max_side:
         flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_LINEAR) * (size / max_side)
     return flow
-
-
-def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """image sampled at x + flow(x) (bilinear, edges replicated)."""
-    h, w = flow.shape[:2]
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp_edit(dis: cv2.DISOpticalFlow, camera_crop: np.ndarray, original: np.ndarray, edited: np.ndarray,
