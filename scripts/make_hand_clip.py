@@ -18,6 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# a sibling in scripts/ (a script's own folder is on its import path)
+from make_test_clips import read_frames  # isort: skip
+
 REPO = Path(__file__).resolve().parents[1]
 HANDS = REPO / "tests/data/hand_occluders.json"
 # ../shared/data/utkface of a checkout, or where LIVEL2L_UTKFACE says (a git worktree elsewhere)
@@ -92,24 +95,10 @@ def hand_clip(frames: list[np.ndarray], hand: Hand, start: tuple[float, float],
     return out, np.stack(coverage)
 
 
-def read_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    if not frames:
-        raise SystemExit(f"{path}: no frames; give a readable clip with --clip")
-    return frames
-
-
 def repo_clip(name: str) -> list[np.ndarray]:
     """48 frames of a real clip in tests/data: smiling_face.mp4 as it is (a face breaking into a smile), or
     steady_face.mp4 forward then back (a face moving a little)."""
-    frames = read_frames(REPO / "tests/data" / f"{name}.mp4")
+    frames = read_frames(REPO / "tests/data" / f"{name}.mp4", fix="give a readable clip with --clip")
     return frames + frames[::-1] if name == "steady_face" else frames
 
 

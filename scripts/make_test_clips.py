@@ -20,17 +20,19 @@ import numpy as np
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared/data/clips"  # ../shared/data/clips of a checkout
 
 
-def read_frames(path: Path, n: int) -> list[np.ndarray]:
+def read_frames(path: Path, n: int | None = None,
+                fix: str = "point --clips at the folder with single_face.mp4 and no_face.mp4") -> list[np.ndarray]:
+    """The clip's first n frames (all of them by default); a clip without any stops the script with `fix`."""
     cap = cv2.VideoCapture(str(path))
     frames = []
-    while len(frames) < n:
+    while n is None or len(frames) < n:
         ok, frame = cap.read()
         if not ok:
             break
         frames.append(frame)
     cap.release()
     if not frames:
-        raise SystemExit(f"{path}: no frames; point --clips at the folder with single_face.mp4 and no_face.mp4")
+        raise SystemExit(f"{path}: no frames; {fix}")
     return frames
 
 
