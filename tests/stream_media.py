@@ -80,6 +80,36 @@ def encoded_frame(engines, clip: Path, index: int = 0):
     return image, frame
 
 
+def edits_over_clip(engines, clip: Path, frames: int, edits: dict[str, dict[str, float]], generate, flow, blends):
+    """Yield (image, face, name, work) for each of a real clip's first `frames` frames and each named edit
+    (attribute → strength): the face, alignment and encoder stages once a frame, then that edit's `generate` →
+    `flow` → its own blend (`blends[name]`) on a copy of the frame (`work`, its output filled)."""
+    from stream.alignment import AlignmentTemplate
+    from stream.face_tracker import FaceTracker
+    from stream.frame import FaceWork, Frame
+    from stream.stages import AlignStage, DetectStage, EncodeStage
+
+    tracker = FaceTracker(1)
+    face_stages = (DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE)), EncodeStage(engines.encoder, 0.5))
+    try:
+        for i, image in enumerate(read_video(clip)[:frames]):
+            frame = Frame(i, image, 0.0, i / 25)
+            for stage in face_stages:
+                stage.process(frame)
+            face = frame.faces[0]
+            for name, asked in edits.items():
+                work = Frame(i, image.copy(), 0.0, i / 25,
+                             faces=[FaceWork(face.track, face.crop, face.frame_to_crop, face.latent)])
+                work.delta = np.zeros(len(engines.attributes), np.float32)
+                for attr, strength in asked.items():
+                    work.delta[engines.attributes.index(attr)] = strength
+                for stage in (generate, flow, blends[name]):
+                    stage.process(work)
+                yield image, face, name, work
+    finally:
+        tracker.close()
+
+
 def read_video(path: Path | str) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     frames = []

@@ -10,7 +10,7 @@ import cv2
 import skimage.data
 import numpy as np
 import pytest
-from stream_media import TEMPLATE, encoded_frame, read_video
+from stream_media import TEMPLATE, edits_over_clip, encoded_frame, read_video
 
 from recognisers.glasses import GlassesClassifier
 from stream.alignment import AlignmentTemplate
@@ -37,28 +37,13 @@ def drawn(engines) -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, n
     cfg = StreamConfig()
     geometric, glasses = geometric_edit(cfg, engines.attributes), drawn_glasses(cfg, engines.attributes)
     assert glasses == engines.attributes.index("glasses")  # the shipped settings draw glasses
-    tracker = FaceTracker(1)
-    detect, align = DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE))
-    encode, flow = EncodeStage(engines.encoder, 0.5), MeshFlowStage(geometric)
-    generate = GenerateStage(engines.editor, geometric, glasses)
+    flow, generate = MeshFlowStage(geometric), GenerateStage(engines.editor, geometric, glasses)
     blends = {name: BlendStage("warp", cfg.feather, True, outline=True, glasses=glasses) for name in EDITS}
     out: dict[str, list] = {name: [] for name in EDITS}
-    for i, image in enumerate(read_video(DATA / "steady_face.mp4")[:FRAMES]):
-        frame = Frame(i, image, 0.0, i / 25)
-        for stage in (detect, align, encode):
-            stage.process(frame)
-        face = frame.faces[0]
-        for name, asked in EDITS.items():
-            work = Frame(i, image.copy(), 0.0, i / 25, faces=[FaceWork(face.track, face.crop, face.frame_to_crop,
-                                                                       face.latent)])
-            work.delta = np.zeros(len(engines.attributes), np.float32)
-            for attr, strength in asked.items():
-                work.delta[engines.attributes.index(attr)] = strength
-            for stage in (generate, flow, blends[name]):
-                stage.process(work)
-            moved = blends[name].warp.follow(face.track.id, face.frame_to_crop, face.track.landmarks)
-            out[name].append((image, work.output, face.track.landmarks, moved))
-    tracker.close()
+    for image, face, name, work in edits_over_clip(engines, DATA / "steady_face.mp4", FRAMES, EDITS, generate, flow,
+                                                   blends):
+        moved = blends[name].warp.follow(face.track.id, face.frame_to_crop, face.track.landmarks)
+        out[name].append((image, work.output, face.track.landmarks, moved))
     flow.close()
     return out
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import mediapipe as mp
 import numpy as np
 import pytest
-from stream_media import TEMPLATE, encoded_frame, read_video
+from stream_media import TEMPLATE, edits_over_clip, encoded_frame, read_video
 
 from recognisers.blendshapes import FaceBlendshapes
 from recognisers.head_pose import head_pose
@@ -54,26 +54,13 @@ def turned(engines) -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     cfg = StreamConfig()
     drawn = geometric_edit(cfg, engines.attributes)
     assert drawn is not None and {"yaw", "pitch", "smile"} <= set(drawn.index)  # the shipped settings draw them
-    tracker = FaceTracker(1)
-    detect, align = DetectStage(tracker), AlignStage(AlignmentTemplate.load(TEMPLATE))
-    encode, generate, flow = EncodeStage(engines.encoder, 0.5), GenerateStage(engines.editor, drawn), MeshFlowStage(drawn)
-    edits = {f"{a}{s:+d}": (a, s) for a in ("yaw", "pitch", "smile", "bald") for s in (-2, 2)}
+    generate, flow = GenerateStage(engines.editor, drawn), MeshFlowStage(drawn)
+    edits = {f"{a}{s:+d}": {a: float(s)} for a in ("yaw", "pitch", "smile", "bald") for s in (-2, 2)}
     blends = {name: BlendStage("warp", cfg.feather, True, outline=True) for name in edits}
     out: dict[str, list] = {name: [] for name in edits}
-    for i, image in enumerate(read_video(DATA / "steady_face.mp4")[:FRAMES]):
-        frame = Frame(i, image, 0.0, i / 25)
-        for stage in (detect, align, encode):
-            stage.process(frame)
-        face = frame.faces[0]
-        for name, (attr, strength) in edits.items():
-            work = Frame(i, image.copy(), 0.0, i / 25, faces=[FaceWork(face.track, face.crop, face.frame_to_crop,
-                                                                       face.latent)])
-            work.delta = np.zeros(len(engines.attributes), np.float32)
-            work.delta[engines.attributes.index(attr)] = strength
-            for stage in (generate, flow, blends[name]):
-                stage.process(work)
-            out[name].append((image, work.output, face.track.landmarks))
-    tracker.close()
+    for image, face, name, work in edits_over_clip(engines, DATA / "steady_face.mp4", FRAMES, edits, generate, flow,
+                                                   blends):
+        out[name].append((image, work.output, face.track.landmarks))
     flow.close()
     return out
 
