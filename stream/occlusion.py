@@ -91,9 +91,20 @@ def departure(colours: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> n
     return length(diff)
 
 
-def covered_by_departure(depart: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """(S,S) in [0, 1], how covered each pixel is by its departure, against its usual change `spread`."""
-    return np.clip((depart / (spread + FLOOR) - DEPART_LOW) / (DEPART_HIGH - DEPART_LOW), 0.0, 1.0)
+def covered_by_departure(ratio: np.ndarray) -> np.ndarray:
+    """(S,S) in [0, 1], how covered each pixel is by its departure over its usual change (`ratio`, departure_ratio)."""
+    return np.clip((ratio - DEPART_LOW) / (DEPART_HIGH - DEPART_LOW), 0.0, 1.0)
+
+
+def departure_ratio(depart: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """(S,S) each pixel's departure against its usual change `spread`, plus FLOOR of camera noise."""
+    return depart / (spread + FLOOR)
+
+
+def blob_kernel(size: int) -> np.ndarray:
+    """The ellipse an occluder must hold in an (S,S) crop to be a blob, not a speckle (its opening's kernel)."""
+    k = max(3, (size // 16) | 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
 
 
 def grow_covered(covered: np.ndarray, ratio: np.ndarray) -> np.ndarray:
@@ -101,9 +112,7 @@ def grow_covered(covered: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     pixel's usual change) and is connected through such pixels to a blob surely covered (covered = 1 after the
     opening keep_from does: a blob, not a speckle)."""
     size = covered.shape[0]
-    k = max(3, (size // 16) | 1)
-    seeds = cv2.morphologyEx((covered >= 1.0).astype(np.uint8), cv2.MORPH_OPEN,
-                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    seeds = cv2.morphologyEx((covered >= 1.0).astype(np.uint8), cv2.MORPH_OPEN, blob_kernel(size))
     if not seeds.any():
         return covered
     allowed = (ratio > GROW).astype(np.uint8)
@@ -120,12 +129,10 @@ def grow_covered(covered: np.ndarray, ratio: np.ndarray) -> np.ndarray:
 def keep_from(covered: np.ndarray) -> np.ndarray:
     """(S,S) in [0, 1]: 1 where the edit may show. An occluder is a blob, not a speckle: isolated pixels are
     opened away, then the blobs grow and their edge softens."""
-    size = covered.shape[0]
-    k = max(3, (size // 16) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    kernel = blob_kernel(covered.shape[0])
     covered = cv2.morphologyEx(covered, cv2.MORPH_OPEN, kernel)
     covered = cv2.dilate(covered, kernel)
-    covered = cv2.GaussianBlur(covered, (0, 0), k / 2)
+    covered = cv2.GaussianBlur(covered, (0, 0), kernel.shape[0] / 2)
     return np.clip(1.0 - 2.5 * covered, 0.0, 1.0).astype(np.float32)
 
 
@@ -194,8 +201,8 @@ class OcclusionTracker:
         covered = covered_by_disagreement(dist, mask, memory.usual)
         depart = departure(colours, memory.colours, mask)
         if memory.frames >= WARM_FRAMES:
-            ratio = depart / (memory.spread + FLOOR)
-            covered = grow_covered(np.maximum(covered, covered_by_departure(depart, memory.spread)), ratio)
+            ratio = departure_ratio(depart, memory.spread)
+            covered = grow_covered(np.maximum(covered, covered_by_departure(ratio)), ratio)
         keep = keep_from(covered)
         seen = keep > 0.9
         memory.covered_for = np.where(seen, 0, memory.covered_for + 1)
