@@ -28,7 +28,8 @@ from stream.blending import face_region
 from stream.config import StreamConfig
 from stream.face_tracker import FaceTracker
 from stream.frame import FaceWork, Frame
-from stream.stages import AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage, drawn_glasses, geometric_edit
+from stream.stages import (AlignStage, BlendStage, DetectStage, EncodeStage, GenerateStage, MeshFlowStage,
+                           drawn_glasses, geometric_edit)
 from stream.warp_blend import TURN_MARGIN
 
 # Which recogniser reading judges an attribute, and its unit; an attribute missing here is read under its
